@@ -1,0 +1,90 @@
+"""The shared core of the Lofty and Superfone SDKs.
+
+Session (aiohttp), retries (tenacity), rate limiting, concurrency, errors, converter, bulk
+execution and the emulator base. It imports neither SDK.
+"""
+
+from ._bulk import BulkSummary, RowResult, RowStatus, run_bulk
+from ._clock import Clock, FakeClock, SystemClock
+from ._concurrency import ConcurrencyLimiter
+from ._converter import format_datetime, make_converter, parse_datetime, snake_to_camel
+from ._errors import (
+    STATUS_ERRORS,
+    APIConnectionError,
+    APIError,
+    APIResponseValidationError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    NotFoundError,
+    Outcome,
+    PermissionDeniedError,
+    RateLimitError,
+    ReconciliationError,
+    ServerError,
+    ValidationError,
+    error_class_for_status,
+)
+from ._events import Event, EventHook, EventKind
+from ._ratelimit import (
+    AIMDConfig,
+    LimiterSnapshot,
+    LimiterState,
+    LocalRateLimiter,
+    RateLimiter,
+    parse_rate_limit_reset,
+    parse_retry_after,
+)
+from ._retry import RequestKind, RetryBudget, RetryPolicy
+from ._session import Auth, Dialect, HTTPSession, Request, Response, StaticAuth
+
+__all__ = [
+    "STATUS_ERRORS",
+    "AIMDConfig",
+    "APIConnectionError",
+    "APIError",
+    "APIResponseValidationError",
+    "APIStatusError",
+    "APITimeoutError",
+    "Auth",
+    "AuthenticationError",
+    "BadRequestError",
+    "BulkSummary",
+    "Clock",
+    "ConcurrencyLimiter",
+    "Dialect",
+    "Event",
+    "EventHook",
+    "EventKind",
+    "FakeClock",
+    "HTTPSession",
+    "LimiterSnapshot",
+    "LimiterState",
+    "LocalRateLimiter",
+    "NotFoundError",
+    "Outcome",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "RateLimiter",
+    "ReconciliationError",
+    "Request",
+    "RequestKind",
+    "Response",
+    "RetryBudget",
+    "RetryPolicy",
+    "RowResult",
+    "RowStatus",
+    "ServerError",
+    "StaticAuth",
+    "SystemClock",
+    "ValidationError",
+    "error_class_for_status",
+    "format_datetime",
+    "make_converter",
+    "parse_datetime",
+    "parse_rate_limit_reset",
+    "parse_retry_after",
+    "run_bulk",
+    "snake_to_camel",
+]

@@ -1,0 +1,123 @@
+"""What every SDK client holds: one session, its limits, a create ledger and a converter."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+
+import aiohttp
+import attrs
+import cattrs
+
+from ._clock import Clock, SystemClock
+from ._concurrency import ConcurrencyLimiter
+from ._converter import Naming, make_converter
+from ._events import EventHook
+from ._ratelimit import AIMDConfig, LocalRateLimiter, RateLimiter
+from ._reconcile import CreateLedger, ReconcileSettings
+from ._retry import RetryBudget, RetryPolicy
+from ._session import Auth, Dialect, HTTPSession
+
+__all__ = ["ClientCore", "RateLimit"]
+
+
+@attrs.frozen(kw_only=True)
+class RateLimit:
+    """A client-side token bucket: ``requests`` per ``window`` seconds.
+
+    Attributes:
+        requests: Requests per window.
+        window: Window length, seconds.
+        burst: Bucket size (largest burst), requests; default ``max(1, requests / 10)``.
+        adaptive: Adapt rate and concurrency to 429s, 503s and latency (AIMD); ``None`` for a
+            fixed rate.
+    """
+
+    requests: float
+    window: float = 60.0
+    burst: float | None = None
+    adaptive: AIMDConfig | None = None
+
+
+class ClientCore:
+    """Builds and owns an SDK client's session and shared state.
+
+    Args:
+        base_url: API root.
+        auth: Credentials.
+        dialect: The API's conventions.
+        naming: Wire-name style for the converter.
+        retry: Retry policy (default :class:`RetryPolicy`: 3 retries, 0.5 s to 8 s full jitter,
+            ``Retry-After`` honoured up to 120 s).
+        timeout: Per-attempt time limit, seconds.
+        connect_timeout: Connection time limit, seconds.
+        max_concurrency: Requests in flight at once.
+        rate_limit: Client-side token bucket; ``None`` for none (server pacing still applies).
+        limiter: A rate limiter to share with other clients of the same credential (overrides
+            ``rate_limit``).
+        retry_budget: Client-wide retry budget.
+        reconcile: Reconciliation of ambiguous creates (``True``/``False`` or settings).
+        session: Caller-owned ``aiohttp.ClientSession`` (never closed by us).
+        hooks: Event hooks.
+        clock: Time source.
+        seed: Seed for backoff jitter (reproducible delays in tests).
+        strict_responses: Raise on unknown response keys (for tests; production ignores them).
+    """
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        auth: Auth,
+        dialect: Dialect,
+        naming: Naming,
+        retry: RetryPolicy | None,
+        timeout: float,
+        connect_timeout: float,
+        max_concurrency: int,
+        rate_limit: RateLimit | None,
+        limiter: RateLimiter | None,
+        retry_budget: RetryBudget | None,
+        reconcile: bool | ReconcileSettings,
+        session: aiohttp.ClientSession | None,
+        hooks: Sequence[EventHook],
+        clock: Clock | None,
+        seed: int | None,
+        strict_responses: bool,
+    ) -> None:
+        self.clock = clock or SystemClock()
+        self.concurrency = ConcurrencyLimiter(max_concurrency)
+        if limiter is None:
+            limiter = LocalRateLimiter(
+                requests=None if rate_limit is None else rate_limit.requests,
+                window=60.0 if rate_limit is None else rate_limit.window,
+                burst=None if rate_limit is None else rate_limit.burst,
+                aimd=None if rate_limit is None else rate_limit.adaptive,
+                concurrency=self.concurrency,
+                clock=self.clock,
+            )
+        self.http = HTTPSession(
+            base_url=base_url,
+            auth=auth,
+            dialect=dialect,
+            retry=retry,
+            timeout=timeout,
+            connect_timeout=connect_timeout,
+            concurrency=self.concurrency,
+            limiter=limiter,
+            retry_budget=retry_budget,
+            session=session,
+            hooks=hooks,
+            clock=self.clock,
+            rng=random.Random(seed),
+        )
+        self.converter: cattrs.Converter = make_converter(naming=naming, strict=strict_responses)
+        self.ledger = CreateLedger()
+        if isinstance(reconcile, ReconcileSettings):
+            self.reconcile = reconcile
+        else:
+            self.reconcile = ReconcileSettings(enabled=reconcile)
+
+    async def aclose(self) -> None:
+        """Close the session if we created it."""
+        await self.http.aclose()

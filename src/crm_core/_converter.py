@@ -1,0 +1,153 @@
+"""cattrs converters: wire JSON <-> attrs models.
+
+* Wire names: ``camelCase`` (Lofty) or ``snake_case`` (Superfone) from the model's snake_case
+  field names; a field may name its wire key explicitly with ``metadata={"wire": "_metadata"}``.
+* Datetimes are timezone-aware both ways. Parsing accepts ISO-8601 with ``Z`` or an offset,
+  Lofty's literal ``GMT`` suffix (``"2026-03-01T15:00:00GMT"``, read as UTC), Lofty V1's
+  ``"yyyy-MM-dd HH:mm:ss"`` (UTC), and epoch milliseconds. An empty string reads as ``None``.
+  Unstructuring a naive datetime is a ``ValueError``.
+* Unknown response keys are ignored, unless ``strict=True`` (tests), where they are an error so
+  that API drift shows up as a failing test.
+* Unstructuring omits fields whose value is ``None``: request payloads send only what is given.
+"""
+
+from __future__ import annotations
+
+import re
+import typing
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import attrs
+import cattrs
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+
+__all__ = ["format_datetime", "make_converter", "parse_datetime", "snake_to_camel"]
+
+Naming = Literal["camel", "snake"]
+
+_GMT_SUFFIX = re.compile(r"\s*(GMT|UTC)$")
+_SPACE_FORMAT = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}(:\d{2}(\.\d+)?)?$")
+
+
+def snake_to_camel(name: str) -> str:
+    """``"lead_id"`` -> ``"leadId"``."""
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def parse_datetime(value: object) -> datetime | None:
+    """Read a wire timestamp as an aware datetime.
+
+    Accepts ISO-8601 (``Z`` or an offset), a trailing ``GMT``/``UTC`` (read as UTC), a naive
+    ``"yyyy-MM-dd HH:mm:ss"`` or naive ISO string (read as UTC, as Lofty documents for V1), an
+    integer of epoch milliseconds, ``""`` and ``None`` (both ``None``).
+
+    Raises:
+        ValueError: the value is none of these.
+    """
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a timestamp")
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value / 1000.0, tz=UTC)
+    if not isinstance(value, str):
+        raise ValueError(f"{value!r} is not a timestamp")
+    text = value.strip()
+    assume_utc = False
+    stripped = _GMT_SUFFIX.sub("", text)
+    if stripped != text:
+        text, assume_utc = stripped, True
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    if _SPACE_FORMAT.match(text):
+        text = text.replace(" ", "T")
+    parsed = datetime.fromisoformat(text)
+    if assume_utc or parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
+    return parsed
+
+
+def format_datetime(value: datetime, *, field: str = "datetime") -> str:
+    """ISO-8601 with the datetime's own offset, seconds precision when whole.
+
+    Raises:
+        ValueError: ``value`` is naive (no tzinfo), naming ``field``.
+    """
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(
+            f"{field}={value.isoformat()!r} is a naive datetime: expected a timezone-aware "
+            "datetime (e.g. datetime(..., tzinfo=ZoneInfo('America/Los_Angeles')))"
+        )
+    spec = "seconds" if value.microsecond == 0 else "milliseconds"
+    return value.isoformat(timespec=spec)
+
+
+def _wire_name(attribute: attrs.Attribute[Any], naming: Naming) -> str:
+    explicit = attribute.metadata.get("wire")
+    if explicit:
+        return str(explicit)
+    return snake_to_camel(attribute.name) if naming == "camel" else attribute.name
+
+
+def make_converter(*, naming: Naming = "camel", strict: bool = False) -> cattrs.Converter:
+    """A converter for one API's models.
+
+    Args:
+        naming: Wire-name style: ``"camel"`` (``leadId``) or ``"snake"`` (``lead_id``).
+        strict: Forbid unknown keys when structuring (use in tests).
+    """
+    converter = cattrs.Converter(omit_if_default=False, forbid_extra_keys=strict)
+    converter.register_structure_hook(datetime, lambda value, _: _must(parse_datetime(value)))
+    converter.register_structure_hook(
+        datetime | None,
+        lambda value, _: parse_datetime(value),
+    )
+    converter.register_unstructure_hook(datetime, format_datetime)
+
+    def structure_factory(cls: type[Any]) -> Any:
+        overrides: dict[str, Any] = {a.name: override(rename=_wire_name(a, naming)) for a in attrs.fields(cls)}
+        return make_dict_structure_fn(cls, converter, _cattrs_forbid_extra_keys=strict, **overrides)
+
+    def unstructure_factory(cls: type[Any]) -> Any:
+        hints = typing.get_type_hints(cls)
+        overrides: dict[str, Any] = {}
+        for a in attrs.fields(cls):
+            hook = None
+            if hints.get(a.name) in (datetime, datetime | None):
+                hook = _field_datetime_hook(a.name)
+            overrides[a.name] = override(
+                rename=_wire_name(a, naming), omit_if_default=a.default is None, unstruct_hook=hook
+            )
+        generated = make_dict_unstructure_fn(cls, converter, **overrides)
+        order = [_wire_name(a, naming) for a in attrs.fields(cls)]
+
+        def unstructure_in_field_order(value: Any) -> dict[str, Any]:
+            # cattrs emits required fields first; keep the model's order on the wire.
+            data = generated(value)
+            return {key: data[key] for key in order if key in data}
+
+        return unstructure_in_field_order
+
+    converter.register_structure_hook_factory(attrs.has, structure_factory)
+    converter.register_unstructure_hook_factory(attrs.has, unstructure_factory)
+    return converter
+
+
+def _field_datetime_hook(field: str) -> Any:
+    def hook(value: datetime | None) -> str | None:
+        return None if value is None else format_datetime(value, field=field)
+
+    return hook
+
+
+def _must(value: datetime | None) -> datetime:
+    if value is None:
+        raise ValueError("a timestamp is required here, got an empty value")
+    return value
+
+
+def type_hints(cls: type[Any]) -> dict[str, Any]:
+    """Resolved annotations of an attrs class (for tests that compare models to a spec)."""
+    return typing.get_type_hints(cls)

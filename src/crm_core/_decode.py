@@ -1,0 +1,56 @@
+"""Turning a decoded JSON body into models, with errors that say what was wrong."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import cattrs
+
+from ._errors import APIResponseValidationError, Outcome, body_preview
+from ._session import Response
+
+__all__ = ["envelope_key", "structure"]
+
+T = TypeVar("T")
+
+
+def _invalid(response: Response, what: str) -> APIResponseValidationError:
+    import json
+
+    text = json.dumps(response.data, ensure_ascii=False, default=str)
+    return APIResponseValidationError(
+        f"The response does not have the documented shape: {what}; body {body_preview(text)!r}",
+        method=response.request.method,
+        url=response.url,
+        status=response.status,
+        body=text,
+        attempts=response.attempts,
+        outcome=Outcome.PROCESSED,
+        operation=response.request.operation,
+        headers=response.headers,
+    )
+
+
+def envelope_key(response: Response, key: str, *, data: Any = None) -> Any:
+    """``body[key]`` of a JSON object body (``data`` overrides the response's body).
+
+    Raises:
+        APIResponseValidationError: the body is not an object or lacks ``key``.
+    """
+    body = response.data if data is None else data
+    if not isinstance(body, dict) or key not in body:
+        raise _invalid(response, f"expected an object with {key!r}")
+    return body[key]
+
+
+def structure(converter: cattrs.Converter, data: Any, cls: type[T], response: Response) -> T:
+    """Structure ``data`` as ``cls``.
+
+    Raises:
+        APIResponseValidationError: the data does not fit ``cls`` (with the cattrs detail).
+    """
+    try:
+        return converter.structure(data, cls)
+    except (cattrs.BaseValidationError, ValueError, TypeError, KeyError) as exc:
+        detail = "; ".join(cattrs.transform_error(exc)) if isinstance(exc, cattrs.BaseValidationError) else str(exc)
+        raise _invalid(response, f"{cls.__name__}: {detail}") from exc

@@ -1,0 +1,449 @@
+"""Client-side rate limiting that follows the server.
+
+One limiter per credential, shared by every request that uses it:
+
+* a **token bucket** with a configurable rate (requests per window) and size; it starts full at
+  its size and never bursts beyond it;
+* **server pacing**: ``X-RateLimit-Limit`` / ``-Remaining`` / ``-Reset`` are read on every
+  response, the remaining budget of the server's window is counted down locally as requests are
+  sent, and sending stops before the server would say 429 — whatever the window's length;
+* a **shared cooldown**: a 429 (or 503 with ``Retry-After``) anywhere pauses every sender until
+  the server's hint (``Retry-After``, else ``X-RateLimit-Reset``, else an exponential pause);
+* optional **AIMD** adaptation for APIs that publish no limits: the rate and the concurrency
+  limit are halved on 429, 503 or rising latency and grow back additively while all is well.
+
+All state sits in one :class:`LimiterState` object moved only by pure functions
+(:func:`reserve`, :func:`observe_response`), so another store (a shared cache for several
+processes) can hold the same state later: :class:`RateLimiter` is the interface, and
+:class:`LocalRateLimiter` is the in-process implementation.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import math
+from collections.abc import Mapping
+from typing import Protocol
+
+import attrs
+
+from ._clock import Clock, SystemClock
+from ._concurrency import ConcurrencyLimiter
+
+__all__ = [
+    "AIMDConfig",
+    "LimiterSnapshot",
+    "LimiterState",
+    "LocalRateLimiter",
+    "RateLimiter",
+    "parse_rate_limit_reset",
+    "parse_retry_after",
+    "server_pause_hint",
+]
+
+_EPOCH_FLOOR = 1_000_000_000.0  # a Reset value above this is an epoch time
+_EPOCH_MS_FLOOR = 1_000_000_000_000.0
+
+
+def parse_retry_after(value: str | None, now: float) -> float | None:
+    """Seconds to wait from a ``Retry-After`` value.
+
+    Args:
+        value: delta-seconds (``"7"``, ``"1.5"``) or an HTTP-date
+            (``"Wed, 21 Oct 2026 07:28:00 GMT"``).
+        now: Current wall-clock time, UTC epoch seconds.
+
+    Returns:
+        Seconds (never negative), or ``None`` when absent or unreadable.
+    """
+    if value is None:
+        return None
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            return None
+        return max(0.0, when.timestamp() - now)
+    if math.isnan(seconds) or math.isinf(seconds):
+        return None
+    return max(0.0, seconds)
+
+
+def parse_rate_limit_reset(value: str | None, now: float) -> float | None:
+    """The wall-clock time (UTC epoch seconds) an ``X-RateLimit-Reset`` value points at.
+
+    Lofty documents epoch seconds, but its own example shows ``21000``; so a value above 1e12
+    is read as epoch milliseconds, above 1e9 as epoch seconds, and anything smaller as seconds
+    from now.
+    """
+    if value is None:
+        return None
+    try:
+        number = float(value.strip())
+    except ValueError:
+        return None
+    if math.isnan(number) or number < 0:
+        return None
+    if number >= _EPOCH_MS_FLOOR:
+        return number / 1000.0
+    if number >= _EPOCH_FLOOR:
+        return number
+    return now + number
+
+
+def _header_int(headers: Mapping[str, str], name: str) -> int | None:
+    raw = headers.get(name)
+    if raw is None:
+        return None
+    try:
+        return int(float(raw.strip()))
+    except ValueError:
+        return None
+
+
+def server_pause_hint(status: int, headers: Mapping[str, str], now: float) -> float | None:
+    """Seconds the server asked us to wait, from ``Retry-After`` or ``X-RateLimit-Reset``.
+
+    ``Retry-After`` wins; ``X-RateLimit-Reset`` counts only on a 429 (where it says when the
+    exhausted window reopens). Returns ``None`` when the response carries no hint.
+    """
+    hint = parse_retry_after(headers.get("Retry-After"), now)
+    if hint is not None:
+        return hint
+    if status == 429:
+        reset_at = parse_rate_limit_reset(headers.get("X-RateLimit-Reset"), now)
+        if reset_at is not None:
+            return max(0.0, reset_at - now)
+    return None
+
+
+@attrs.frozen(kw_only=True)
+class AIMDConfig:
+    """Additive-increase / multiplicative-decrease settings, for APIs that publish no limits.
+
+    Attributes:
+        min_rate: Lowest rate, requests per second.
+        max_rate: Highest rate, requests per second.
+        increase: Requests per second added per success (so growth is slow and linear).
+        decrease: Factor applied to the rate and the concurrency limit on 429, 503 or slowness.
+        min_concurrency: Lowest concurrency limit.
+        max_concurrency: Highest concurrency limit.
+        latency_factor: A response slower than this many times the smoothed latency counts as
+            congestion.
+        min_latency: Latencies below this many seconds never count as congestion.
+        quiet_period: Seconds after a decrease during which no further decrease happens (one
+            storm halves the rate once, not once per failing request).
+    """
+
+    min_rate: float = 0.5
+    max_rate: float = 20.0
+    increase: float = 0.05
+    decrease: float = 0.5
+    min_concurrency: int = 1
+    max_concurrency: int = 16
+    latency_factor: float = 3.0
+    min_latency: float = 1.0
+    quiet_period: float = 2.0
+
+
+@attrs.define(kw_only=True)
+class LimiterState:
+    """Everything a limiter knows; plain data so a shared store could hold it.
+
+    Times are wall-clock UTC epoch seconds.
+
+    Attributes:
+        rate: Bucket refill rate, requests per second, or ``None`` for no client-side bucket.
+        capacity: Bucket size (the largest burst), requests.
+        tokens: Tokens in the bucket now.
+        refilled_at: When ``tokens`` was last brought up to date.
+        cooldown_until: No request leaves before this time (shared cooldown).
+        consecutive_throttles: 429s in a row, for the fallback pause when no hint is given.
+        server_limit: Last ``X-RateLimit-Limit`` seen.
+        server_remaining: Requests the server's current window still allows, counted down
+            locally as requests leave; ``None`` when unknown.
+        server_reset: When the server's current window ends; ``None`` when unknown.
+        outstanding: Requests sent whose response has not been observed.
+        latency_ewma: Smoothed response latency, seconds (AIMD only).
+        decreased_at: Last AIMD decrease.
+    """
+
+    rate: float | None
+    capacity: float
+    tokens: float
+    refilled_at: float
+    cooldown_until: float = 0.0
+    consecutive_throttles: int = 0
+    server_limit: int | None = None
+    server_remaining: float | None = None
+    server_reset: float | None = None
+    outstanding: int = 0
+    latency_ewma: float | None = None
+    decreased_at: float = -math.inf
+
+
+_WINDOW_MARGIN = 0.25  # seconds added after a server window's reset, for clock skew
+
+
+def reserve(state: LimiterState, now: float) -> float:
+    """Take one request's permission if it is available now.
+
+    Returns:
+        ``0.0`` when the request may go (the state is updated), else the seconds to wait before
+        asking again (the state is unchanged but for bookkeeping).
+    """
+    if now < state.cooldown_until:
+        return state.cooldown_until - now
+    if state.server_reset is not None and now >= state.server_reset + _WINDOW_MARGIN:
+        # The server's window rolled over: its budget is unknown until the next response.
+        state.server_remaining = None
+        state.server_reset = None
+    if state.server_remaining is not None and state.server_remaining < 1:
+        if state.server_reset is None:
+            state.server_remaining = None
+        else:
+            return state.server_reset + _WINDOW_MARGIN - now
+    if state.rate is not None:
+        elapsed = max(0.0, now - state.refilled_at)
+        state.tokens = min(state.capacity, state.tokens + elapsed * state.rate)
+        state.refilled_at = now
+        if state.tokens < 1.0:
+            return (1.0 - state.tokens) / state.rate
+        state.tokens -= 1.0
+    if state.server_remaining is not None:
+        state.server_remaining -= 1
+    state.outstanding += 1
+    return 0.0
+
+
+def observe_response(
+    state: LimiterState,
+    *,
+    status: int | None,
+    headers: Mapping[str, str],
+    now: float,
+    latency: float | None,
+    aimd: AIMDConfig | None,
+    fallback_pause: float,
+) -> tuple[float | None, bool]:
+    """Fold one response (or a failure with ``status=None``) into the state.
+
+    Returns:
+        ``(pause, decreased)``: the cooldown length started by this response in seconds (or
+        ``None``), and whether AIMD lowered the rate (the caller lowers concurrency too).
+    """
+    state.outstanding = max(0, state.outstanding - 1)
+    limit = _header_int(headers, "X-RateLimit-Limit")
+    remaining = _header_int(headers, "X-RateLimit-Remaining")
+    reset_at = parse_rate_limit_reset(headers.get("X-RateLimit-Reset"), now)
+    if limit is not None:
+        state.server_limit = limit
+    if remaining is not None and reset_at is not None:
+        budget = float(remaining - state.outstanding)
+        if state.server_reset is None or reset_at > state.server_reset + 0.5:
+            state.server_reset = reset_at
+            state.server_remaining = budget
+        elif reset_at >= state.server_reset - 0.5:
+            current = state.server_remaining
+            state.server_remaining = budget if current is None else min(current, budget)
+        # else: a late response from an older window; ignore it.
+
+    pause: float | None = None
+    congested = status in (429, 503)
+    if status == 429 or (status == 503 and "Retry-After" in headers):
+        state.consecutive_throttles += 1
+        hint = server_pause_hint(status, headers, now)
+        if hint is None:
+            hint = min(60.0, fallback_pause * 2 ** (state.consecutive_throttles - 1))
+        pause = hint
+        state.cooldown_until = max(state.cooldown_until, now + hint)
+        if status == 429:
+            state.server_remaining = 0.0
+            state.server_reset = max(state.server_reset or 0.0, now + hint - _WINDOW_MARGIN)
+    elif status is not None and status < 500:
+        state.consecutive_throttles = 0
+
+    decreased = False
+    if aimd is not None and state.rate is not None:
+        slow = False
+        if latency is not None and status is not None and status < 500:
+            base = state.latency_ewma
+            slow = base is not None and latency > aimd.min_latency and latency > aimd.latency_factor * base
+            state.latency_ewma = latency if base is None else 0.8 * base + 0.2 * latency
+        if congested or slow:
+            if now - state.decreased_at >= aimd.quiet_period:
+                state.rate = max(aimd.min_rate, state.rate * aimd.decrease)
+                state.tokens = min(state.tokens, 1.0)
+                state.decreased_at = now
+                decreased = True
+        elif status is not None and 200 <= status < 300:
+            state.rate = min(aimd.max_rate, state.rate + aimd.increase)
+    return pause, decreased
+
+
+@attrs.frozen(kw_only=True)
+class LimiterSnapshot:
+    """A read-only view of a limiter, for metrics and ``on_rate_limited`` hooks.
+
+    Attributes:
+        rate: Requests per second allowed by the bucket, or ``None``.
+        tokens: Tokens left in the bucket.
+        cooldown_remaining: Seconds left in the shared cooldown (0 when none).
+        server_limit: Last ``X-RateLimit-Limit``.
+        server_remaining: Local count of the server window's remaining budget.
+        server_reset: When the server's window ends, UTC epoch seconds.
+        concurrency_limit: Current concurrency limit, when the limiter steers one.
+    """
+
+    rate: float | None
+    tokens: float
+    cooldown_remaining: float
+    server_limit: int | None
+    server_remaining: float | None
+    server_reset: float | None
+    concurrency_limit: int | None
+
+
+class RateLimiter(Protocol):
+    """What the session needs from a rate limiter.
+
+    Implementations must be safe to share between clients that use the same credential.
+    """
+
+    async def acquire(self, *, max_wait: float | None = None) -> float:
+        """Wait until one request may leave; return the seconds waited.
+
+        Raises:
+            RateLimitError: (raised by the session) when the wait would exceed ``max_wait``.
+        """
+        ...
+
+    def observe(self, *, status: int | None, headers: Mapping[str, str], latency: float | None) -> float | None:
+        """Fold a response into the state; return the shared pause it started, in seconds."""
+        ...
+
+    def pause(self, seconds: float) -> None:
+        """Start (or extend) a shared cooldown of ``seconds``."""
+        ...
+
+    def wait_time(self) -> float:
+        """Seconds a new request would wait now (0 when it could leave at once)."""
+        ...
+
+    def snapshot(self) -> LimiterSnapshot:
+        """The current state, read-only."""
+        ...
+
+
+class LimiterWaitTooLong(Exception):
+    """Raised by :meth:`LocalRateLimiter.acquire` when the wait would exceed ``max_wait``.
+
+    Attributes:
+        wait: Seconds the limiter would have waited.
+        until: Wall-clock time (UTC epoch seconds) the wait ends.
+    """
+
+    def __init__(self, wait: float, until: float) -> None:
+        super().__init__(f"rate limiter would wait {wait:.1f} s")
+        self.wait = wait
+        self.until = until
+
+
+class LocalRateLimiter:
+    """The in-process :class:`RateLimiter`.
+
+    Args:
+        requests: Requests allowed per ``window`` by the client-side token bucket, or ``None``
+            for no client-side bucket (server pacing and cooldowns still apply).
+        window: The bucket's window, seconds. The refill rate is ``requests / window``.
+        burst: Bucket size, requests (default: ``max(1, requests / 10)``); the bucket starts
+            with this many tokens, never more.
+        aimd: Adapt the rate (and ``concurrency``) to congestion; needs ``requests``.
+        concurrency: The concurrency limiter AIMD steers, if any.
+        fallback_pause: First pause after a 429 that carries no hint, seconds (doubles per
+            consecutive 429, at most 60 s).
+        clock: Time source (inject a :class:`FakeClock` in tests).
+    """
+
+    def __init__(
+        self,
+        *,
+        requests: float | None = None,
+        window: float = 60.0,
+        burst: float | None = None,
+        aimd: AIMDConfig | None = None,
+        concurrency: ConcurrencyLimiter | None = None,
+        fallback_pause: float = 1.0,
+        clock: Clock | None = None,
+    ) -> None:
+        if requests is not None and (requests <= 0 or window <= 0):
+            raise ValueError(f"requests={requests!r} per window={window!r}: both must be > 0")
+        if aimd is not None and requests is None:
+            raise ValueError("aimd needs a starting rate: pass requests= and window=")
+        self._clock = clock or SystemClock()
+        rate = None if requests is None else requests / window
+        capacity = burst if burst is not None else max(1.0, (requests or 0.0) / 10.0)
+        self._aimd = aimd
+        self._concurrency = concurrency
+        self._fallback_pause = fallback_pause
+        self.state = LimiterState(rate=rate, capacity=capacity, tokens=capacity, refilled_at=self._clock.time())
+
+    async def acquire(self, *, max_wait: float | None = None) -> float:
+        waited = 0.0
+        while True:
+            now = self._clock.time()
+            wait = reserve(self.state, now)
+            if wait <= 0:
+                return waited
+            if max_wait is not None and wait > max_wait:
+                raise LimiterWaitTooLong(wait, now + wait)
+            await self._clock.sleep(wait)
+            waited += wait
+
+    def observe(self, *, status: int | None, headers: Mapping[str, str], latency: float | None) -> float | None:
+        pause, decreased = observe_response(
+            self.state,
+            status=status,
+            headers=headers,
+            now=self._clock.time(),
+            latency=latency,
+            aimd=self._aimd,
+            fallback_pause=self._fallback_pause,
+        )
+        if self._concurrency is not None and self._aimd is not None:
+            if decreased:
+                lowered = int(self._concurrency.limit * self._aimd.decrease)
+                self._concurrency.set_limit(max(self._aimd.min_concurrency, lowered))
+            elif status is not None and 200 <= status < 300 and self.state.rate is not None:
+                # Let concurrency follow the rate back up, one slot at a time.
+                target = min(self._aimd.max_concurrency, max(1, math.ceil(self.state.rate)))
+                if target > self._concurrency.limit:
+                    self._concurrency.set_limit(self._concurrency.limit + 1)
+        return pause
+
+    def pause(self, seconds: float) -> None:
+        self.state.cooldown_until = max(self.state.cooldown_until, self._clock.time() + seconds)
+
+    def wait_time(self) -> float:
+        now = self._clock.time()
+        return max(0.0, self.state.cooldown_until - now)
+
+    def snapshot(self) -> LimiterSnapshot:
+        now = self._clock.time()
+        s = self.state
+        return LimiterSnapshot(
+            rate=s.rate,
+            tokens=s.tokens,
+            cooldown_remaining=max(0.0, s.cooldown_until - now),
+            server_limit=s.server_limit,
+            server_remaining=s.server_remaining,
+            server_reset=s.server_reset,
+            concurrency_limit=None if self._concurrency is None else self._concurrency.limit,
+        )

@@ -1,0 +1,145 @@
+"""Retry policy, retry budget, and the tenacity pieces the session runs on."""
+
+from __future__ import annotations
+
+import enum
+import random
+
+import attrs
+import tenacity
+
+from ._clock import Clock
+from ._errors import APIError, Outcome
+
+__all__ = ["RequestKind", "RetryBudget", "RetryPolicy"]
+
+
+class RequestKind(enum.Enum):
+    """How safe a request is to send twice.
+
+    Attributes:
+        READ: GET: always safe to retry.
+        IDEMPOTENT: PUT, DELETE, finish/unfinish: sending twice has the effect of once.
+        CREATE: a POST that creates a record: retried only when the failure shows it did not
+            take effect (see :class:`~crm_core.Outcome`).
+    """
+
+    READ = "read"
+    IDEMPOTENT = "idempotent"
+    CREATE = "create"
+
+
+@attrs.frozen(kw_only=True)
+class RetryPolicy:
+    """When and how long to retry one call.
+
+    Backoff is exponential with full jitter: the n-th retry (from 0) waits
+    ``U(0, min(max_delay, initial_delay * 2**n))`` seconds, or the server's hint
+    (``Retry-After``, ``X-RateLimit-Reset``) when that is longer.
+
+    Attributes:
+        max_retries: Retries after the first attempt (so ``max_retries + 1`` attempts at most).
+        initial_delay: Backoff base, seconds.
+        max_delay: Backoff cap, seconds (server hints may exceed it, up to ``max_retry_after``).
+        max_retry_after: Longest server hint honoured, seconds; a longer one raises
+            :class:`~crm_core.RateLimitError` with ``retry_at`` at once.
+        deadline: Seconds from the start of the call after which no new attempt starts, and
+            attempts are cut short to fit; ``None`` for no deadline.
+        statuses: HTTP statuses worth retrying.
+    """
+
+    max_retries: int = attrs.field(default=3, validator=attrs.validators.ge(0))
+    initial_delay: float = attrs.field(default=0.5, validator=attrs.validators.ge(0))
+    max_delay: float = attrs.field(default=8.0, validator=attrs.validators.ge(0))
+    max_retry_after: float = attrs.field(default=120.0, validator=attrs.validators.ge(0))
+    deadline: float | None = None
+    statuses: frozenset[int] = frozenset({408, 429, 500, 502, 503, 504})
+
+    def backoff(self, retry_index: int, rng: random.Random) -> float:
+        """Full-jitter delay before retry number ``retry_index`` (0-based), seconds."""
+        ceiling = min(self.max_delay, self.initial_delay * (2**retry_index))
+        return rng.uniform(0.0, ceiling)
+
+
+def may_resend(error: APIError, kind: RequestKind, statuses: frozenset[int]) -> bool:
+    """Whether ``error`` allows sending the request again under the write rules.
+
+    Reads and idempotent writes retry on any transient failure. A create retries only when
+    the failure shows it did not take effect (:attr:`Outcome.NOT_SENT`).
+    """
+    transient = error.status in statuses if error.status is not None else error.retryable
+    if not transient:
+        return False
+    if kind is RequestKind.CREATE:
+        return error.outcome is Outcome.NOT_SENT
+    return True
+
+
+class RetryBudget:
+    """A client-wide cap on retries, so a storm cannot multiply traffic.
+
+    Each first attempt deposits ``ratio`` tokens and each retry spends one; while the balance
+    is below one, failures are not retried. With the defaults retries stay under about 20 % of
+    traffic once the initial reserve of ``reserve`` retries is spent.
+
+    Args:
+        ratio: Tokens deposited per first attempt.
+        reserve: Starting balance (retries allowed before any traffic), also the floor the
+            balance refills to over ``refill_period`` seconds with no traffic.
+        max_balance: Largest balance.
+    """
+
+    def __init__(self, *, ratio: float = 0.2, reserve: float = 10.0, max_balance: float = 100.0) -> None:
+        self.ratio = ratio
+        self.reserve = reserve
+        self.max_balance = max_balance
+        self.balance = reserve
+        self.spent = 0
+        self.refused = 0
+
+    def record_attempt(self) -> None:
+        """Note a first attempt (deposits ``ratio``)."""
+        self.balance = min(self.max_balance, self.balance + self.ratio)
+
+    def try_spend(self) -> bool:
+        """Take one retry from the budget; ``False`` when none is left."""
+        if self.balance >= 1.0:
+            self.balance -= 1.0
+            self.spent += 1
+            return True
+        self.refused += 1
+        return False
+
+
+class ServerHintWait(tenacity.wait.wait_base):
+    """tenacity wait: max(full-jitter backoff, the failed response's server hint)."""
+
+    def __init__(self, policy: RetryPolicy, rng: random.Random) -> None:
+        self.policy = policy
+        self.rng = rng
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> float:
+        backoff = self.policy.backoff(retry_state.attempt_number - 1, self.rng)
+        outcome = retry_state.outcome
+        hint: float | None = None
+        if outcome is not None and outcome.failed:
+            error = outcome.exception()
+            hint = getattr(error, "retry_after", None)
+        return max(backoff, hint or 0.0)
+
+
+class DeadlineStop(tenacity.stop.stop_base):
+    """tenacity stop: attempts exhausted, or the next attempt would start past the deadline."""
+
+    def __init__(self, policy: RetryPolicy, clock: Clock, started: float) -> None:
+        self.policy = policy
+        self.clock = clock
+        self.started = started
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> bool:
+        if retry_state.attempt_number > self.policy.max_retries:
+            return True
+        if self.policy.deadline is None:
+            return False
+        elapsed = self.clock.monotonic() - self.started
+        return elapsed + (retry_state.upcoming_sleep or 0.0) >= self.policy.deadline

@@ -1,0 +1,114 @@
+"""Checks run before anything is sent. Each raises :class:`~crm_core.ValidationError`."""
+
+from __future__ import annotations
+
+import zoneinfo
+from collections.abc import Collection
+from datetime import datetime
+from functools import lru_cache
+
+from ._converter import format_datetime, parse_datetime
+from ._errors import ValidationError
+
+__all__ = [
+    "check_choice",
+    "check_int_range",
+    "check_positive_id",
+    "check_text",
+    "check_time_zone",
+    "to_aware_datetime",
+]
+
+INT64_MAX = 2**63 - 1
+
+
+def check_positive_id(field: str, value: object) -> int:
+    """A positive 64-bit integer ID (``bool`` and numeric strings are refused)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError(field, value, "a positive integer ID")
+    if not 1 <= value <= INT64_MAX:
+        raise ValidationError(field, value, "a positive integer ID below 2**63")
+    return value
+
+
+def check_choice(field: str, value: object, allowed: Collection[str]) -> str:
+    """One of ``allowed`` (exact spelling)."""
+    if not isinstance(value, str) or value not in allowed:
+        raise ValidationError(field, value, "one of " + ", ".join(sorted(allowed)))
+    return value
+
+
+def check_text(field: str, value: object, *, required: bool = True, max_length: int | None = None) -> str:
+    """A non-blank string (when required), at most ``max_length`` characters."""
+    if value is None and required:
+        raise ValidationError(field, value, "a non-empty string (required)")
+    if not isinstance(value, str):
+        raise ValidationError(field, value, "a string")
+    if required and not value.strip():
+        raise ValidationError(field, value, "a non-empty string")
+    if max_length is not None and len(value) > max_length:
+        raise ValidationError(field, value, f"at most {max_length} characters")
+    return value
+
+
+def check_int_range(field: str, value: object, low: int, high: int | None = None) -> int:
+    """An integer in ``low..high`` (inclusive; ``high=None`` for no upper bound)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError(field, value, f"an integer >= {low}")
+    if value < low or (high is not None and value > high):
+        bound = f"from {low} to {high}" if high is not None else f">= {low}"
+        raise ValidationError(field, value, f"an integer {bound}")
+    return value
+
+
+@lru_cache(maxsize=512)
+def _zone_exists(name: str) -> bool:
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def check_time_zone(field: str, value: object) -> str:
+    """A real IANA time-zone name (``"America/Los_Angeles"``)."""
+    if not isinstance(value, str) or not value or not _zone_exists(value):
+        raise ValidationError(field, value, "an IANA time-zone name such as 'America/Los_Angeles'")
+    return value
+
+
+def to_aware_datetime(field: str, value: object) -> datetime:
+    """A timezone-aware datetime from a ``datetime`` or an ISO-8601 string with an offset.
+
+    Raises:
+        ValidationError: naive datetime, a string without an offset, or unparseable.
+    """
+    if isinstance(value, datetime):
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValidationError(field, value, "a timezone-aware datetime (this one is naive: add tzinfo)")
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        has_offset = text.endswith(("Z", "z")) or (len(text) > 10 and ("+" in text[10:] or "-" in text[10:]))
+        if not has_offset:
+            raise ValidationError(field, value, "an ISO-8601 time with an offset, e.g. '2026-03-01T15:00:00-08:00'")
+        try:
+            parsed = parse_datetime(text)
+        except ValueError:
+            parsed = None
+        if parsed is None:
+            raise ValidationError(field, value, "an ISO-8601 time with an offset, e.g. '2026-03-01T15:00:00-08:00'")
+        return parsed
+    raise ValidationError(field, value, "a timezone-aware datetime or an ISO-8601 string with an offset")
+
+
+def wire_time(field: str, value: object) -> str:
+    """Validate ``value`` as an aware time and render it for the wire.
+
+    A string is sent exactly as given (so a documented example body stays byte-for-byte); a
+    ``datetime`` is rendered ISO-8601 with its own offset.
+    """
+    parsed = to_aware_datetime(field, value)
+    if isinstance(value, str):
+        return value.strip()
+    return format_datetime(parsed, field=field)

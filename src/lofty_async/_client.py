@@ -1,0 +1,149 @@
+"""The Lofty client."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from types import TracebackType
+
+import aiohttp
+
+from crm_core import (
+    Clock,
+    Dialect,
+    EventHook,
+    RateLimiter,
+    RetryBudget,
+    RetryPolicy,
+    StaticAuth,
+)
+from crm_core._client import ClientCore, RateLimit
+from crm_core._reconcile import ReconcileSettings
+
+from ._errors import error_class, parse_error
+from ._tasks import Tasks
+from ._version import __version__
+
+__all__ = ["DEFAULT_BASE_URL", "LoftyClient"]
+
+DEFAULT_BASE_URL = "https://api.lofty.com"
+
+DIALECT = Dialect(
+    name="lofty_async",
+    version=__version__,
+    parse_error=parse_error,
+    error_class=error_class,
+    content_type_always=True,
+)
+
+
+class LoftyClient:
+    """Async client for the Lofty Open API.
+
+    Use it as ``async with LoftyClient(api_key=...) as lofty:`` or call :meth:`aclose`. One
+    client serves many concurrent calls; create it inside the running event loop.
+
+    Args:
+        api_key: A personal API key, sent as ``Authorization: token <key>``.
+        access_token: An OAuth access token, sent as ``Authorization: Bearer <token>``.
+        base_url: API root (``https://api.lofty.com``; the emulator's URL in tests).
+        retry: Retry policy (3 retries, full jitter 0.5 s to 8 s, server hints up to 120 s).
+        timeout: Per-attempt time limit, seconds.
+        connect_timeout: Connection time limit, seconds.
+        max_concurrency: Requests in flight at once (default 10).
+        rate_limit: Client-side token bucket, e.g. ``RateLimit(requests=100, window=60)``
+            (Lofty's Development mode). Default none: the client paces itself from the
+            ``X-RateLimit-*`` headers and pauses every request on a 429.
+        limiter: Share one rate limiter between clients of the same app.
+        retry_budget: Client-wide cap on retries during storms.
+        reconcile: Look up ambiguous creates before re-sending (default on).
+        session: Your ``aiohttp.ClientSession`` (e.g. from a web app's lifespan); never closed
+            by the client.
+        hooks: Callables receiving every :class:`~crm_core.Event` (metrics, tracing).
+        clock: Time source (inject a :class:`~crm_core.FakeClock` in tests).
+        seed: Seed for backoff jitter.
+        strict_responses: Raise on unknown response keys (for tests).
+
+    Raises:
+        ValueError: neither or both of ``api_key`` and ``access_token``.
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        access_token: str | None = None,
+        base_url: str = DEFAULT_BASE_URL,
+        retry: RetryPolicy | None = None,
+        timeout: float = 30.0,
+        connect_timeout: float = 10.0,
+        max_concurrency: int = 10,
+        rate_limit: RateLimit | None = None,
+        limiter: RateLimiter | None = None,
+        retry_budget: RetryBudget | None = None,
+        reconcile: bool | ReconcileSettings = True,
+        session: aiohttp.ClientSession | None = None,
+        hooks: Sequence[EventHook] = (),
+        clock: Clock | None = None,
+        seed: int | None = None,
+        strict_responses: bool = False,
+    ) -> None:
+        if (api_key is None) == (access_token is None):
+            raise ValueError("pass exactly one of api_key= (a Lofty API key) or access_token= (OAuth)")
+        if api_key is not None:
+            if not api_key.strip():
+                raise ValueError("api_key is empty")
+            auth = StaticAuth({"Authorization": f"token {api_key.strip()}"})
+        else:
+            assert access_token is not None
+            if not access_token.strip():
+                raise ValueError("access_token is empty")
+            auth = StaticAuth({"Authorization": f"Bearer {access_token.strip()}"})
+        self._auth_kind = "api_key" if api_key is not None else "access_token"
+        self._core = ClientCore(
+            base_url=base_url,
+            auth=auth,
+            dialect=DIALECT,
+            naming="camel",
+            retry=retry,
+            timeout=timeout,
+            connect_timeout=connect_timeout,
+            max_concurrency=max_concurrency,
+            rate_limit=rate_limit,
+            limiter=limiter,
+            retry_budget=retry_budget,
+            reconcile=reconcile,
+            session=session,
+            hooks=hooks,
+            clock=clock,
+            seed=seed,
+            strict_responses=strict_responses,
+        )
+        self.tasks = Tasks(
+            self._core.http, self._core.converter, ledger=self._core.ledger, reconcile=self._core.reconcile
+        )
+        """V2 tasks and appointments: ``/v2.0/tasks``."""
+
+    @property
+    def base_url(self) -> str:
+        """The API root this client talks to."""
+        return self._core.http.base_url
+
+    @property
+    def http(self) -> ClientCore:
+        """The shared core (session, limiter, concurrency, ledger) for advanced use."""
+        return self._core
+
+    def __repr__(self) -> str:
+        return f"LoftyClient(base_url={self.base_url!r}, auth={self._auth_kind!r})"
+
+    async def aclose(self) -> None:
+        """Close the HTTP session if the client created it."""
+        await self._core.aclose()
+
+    async def __aenter__(self) -> LoftyClient:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()

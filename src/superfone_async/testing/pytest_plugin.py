@@ -1,0 +1,1 @@
+"""Superfone fixtures (none yet)."""
