@@ -19,6 +19,7 @@ from typing import Any, Protocol
 import attrs
 import click
 
+from ._client import RateLimit
 from ._importjob import (
     CreateMany,
     ImportTarget,
@@ -84,6 +85,17 @@ def parse_rate(text: str) -> FixedWindowRateLimit | None:
         raise click.BadParameter(f"{text!r}: expected REQUESTS/SECONDS such as 100/60, or off") from None
 
 
+def parse_client_rate(text: str) -> RateLimit | None:
+    """``"5/1"`` -> a fixed client-side bucket of 5 requests per second; ``"off"`` -> none."""
+    if text.strip().lower() in ("off", "none", "0"):
+        return None
+    requests, _, window = text.partition("/")
+    try:
+        return RateLimit(requests=float(requests), window=float(window or 60))
+    except ValueError:
+        raise click.BadParameter(f"{text!r}: expected REQUESTS/SECONDS such as 100/60, or off") from None
+
+
 def make_cli(spec: CLISpec) -> click.Group:
     """Build the ``click`` group for one SDK."""
 
@@ -130,6 +142,12 @@ def make_cli(spec: CLISpec) -> click.Group:
         help="Stop starting rows after this many seconds (the rest are skipped; re-run to finish).",
     )
     @click.option(
+        "--rate-limit",
+        "client_rate",
+        default=None,
+        help="Client-side rate REQUESTS/SECONDS, or off [default: the SDK's default].",
+    )
+    @click.option(
         "--sandbox-faults",
         default=None,
         help="Faults the sandbox injects, e.g. '10%' or '429=0.05,reset-after=0.03,seed=7'.",
@@ -157,6 +175,7 @@ def make_cli(spec: CLISpec) -> click.Group:
         concurrency: int,
         timeout: float,
         time_budget: float | None,
+        client_rate: str | None,
         sandbox_faults: str | None,
         sandbox_rate_limit: str,
         sandbox_state: str | None,
@@ -174,6 +193,8 @@ def make_cli(spec: CLISpec) -> click.Group:
         if fresh:
             remove_files(journal_path, *([state_path] if sandbox else []))
         options: dict[str, Any] = {"timeout": timeout, "max_concurrency": concurrency}
+        if client_rate is not None:
+            options["rate_limit"] = parse_client_rate(client_rate)
         client = None if sandbox else spec.client_from_env(base_url, options)
 
         async def job() -> int:
