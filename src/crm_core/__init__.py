@@ -4,6 +4,8 @@ Session (aiohttp), retries (tenacity), rate limiting, concurrency, errors, conve
 execution and the emulator base. It imports neither SDK.
 """
 
+import logging
+
 from ._bulk import BulkSummary, RowResult, RowStatus, run_bulk
 from ._clock import Clock, FakeClock, SystemClock
 from ._concurrency import ConcurrencyLimiter
@@ -38,6 +40,8 @@ from ._ratelimit import (
 )
 from ._retry import RequestKind, RetryBudget, RetryPolicy
 from ._session import Auth, Dialect, HTTPSession, Request, Response, StaticAuth
+
+logging.getLogger("crm_core").addHandler(logging.NullHandler())
 
 __all__ = [
     "STATUS_ERRORS",

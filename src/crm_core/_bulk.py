@@ -364,7 +364,13 @@ async def bulk_create(
             check_first=check_first,
             sent_at=datetime.fromtimestamp(first_sent, UTC),
         )
-        return await create(payload, options)
+        try:
+            return await create(payload, options)
+        except asyncio.CancelledError:
+            # The request may be on the wire: a later run must look it up before re-sending.
+            if journal is not None:
+                journal.finish(number, fingerprint, MAYBE, error="cancelled while in flight")
+            raise
 
     async def record(result: RowResult[T]) -> None:
         fingerprint = fingerprints.pop(result.row_number, None)

@@ -29,6 +29,7 @@ from ._importjob import (
     run_import,
 )
 from ._journal import JournalMismatchError
+from ._retry import RetryPolicy
 from .emulator import FaultPlan, FixedWindowRateLimit
 
 __all__ = ["CLISpec", "make_cli", "parse_rate"]
@@ -131,9 +132,15 @@ def make_cli(spec: CLISpec) -> click.Group:
     @click.option(
         "--timeout",
         type=click.FloatRange(min=0.1),
-        default=30.0,
+        default=None,
+        help="Per-attempt time limit, seconds [default: 30; 5 with --sandbox].",
+    )
+    @click.option(
+        "--retries",
+        type=click.IntRange(0, 20),
+        default=6,
         show_default=True,
-        help="Per-attempt time limit, seconds.",
+        help="Retries per request (bulk jobs retry more than interactive calls).",
     )
     @click.option(
         "--time-budget",
@@ -173,7 +180,8 @@ def make_cli(spec: CLISpec) -> click.Group:
         journal: str | None,
         fresh: bool,
         concurrency: int,
-        timeout: float,
+        timeout: float | None,
+        retries: int,
         time_budget: float | None,
         client_rate: str | None,
         sandbox_faults: str | None,
@@ -192,7 +200,15 @@ def make_cli(spec: CLISpec) -> click.Group:
         rate = parse_rate(sandbox_rate_limit)
         if fresh:
             remove_files(journal_path, *([state_path] if sandbox else []))
-        options: dict[str, Any] = {"timeout": timeout, "max_concurrency": concurrency}
+        if timeout is None:
+            timeout = 5.0 if sandbox else 30.0
+        if faults is not None and "slow=" not in (sandbox_faults or ""):
+            faults.slow_seconds = timeout + 0.5  # a slow response outlasts the client's timeout
+        options: dict[str, Any] = {
+            "timeout": timeout,
+            "max_concurrency": concurrency,
+            "retry": RetryPolicy(max_retries=retries),
+        }
         if client_rate is not None:
             options["rate_limit"] = parse_client_rate(client_rate)
         client = None if sandbox else spec.client_from_env(base_url, options)

@@ -183,7 +183,20 @@ class APITimeoutError(APIConnectionError):
 
 
 class APIResponseValidationError(APIError):
-    """The server said 2xx but the body could not be decoded into the documented shape."""
+    """The server said 2xx but the body could not be decoded into the documented shape.
+
+    Attributes:
+        transient: The body was cut short or garbled in transit (not valid JSON), so reading
+            again may succeed; ``False`` when valid JSON had the wrong shape.
+    """
+
+    def __init__(self, message: str, *, transient: bool = False, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.transient = transient
+
+    @property
+    def retryable(self) -> bool:
+        return self.transient
 
 
 class ReconciliationError(APIError):

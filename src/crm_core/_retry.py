@@ -9,7 +9,7 @@ import attrs
 import tenacity
 
 from ._clock import Clock
-from ._errors import APIError, Outcome
+from ._errors import APIError, APIResponseValidationError, Outcome
 
 __all__ = ["RequestKind", "RetryBudget", "RetryPolicy"]
 
@@ -67,7 +67,10 @@ def may_resend(error: APIError, kind: RequestKind, statuses: frozenset[int]) -> 
     Reads and idempotent writes retry on any transient failure. A create retries only when
     the failure shows it did not take effect (:attr:`Outcome.NOT_SENT`).
     """
-    transient = error.status in statuses if error.status is not None else error.retryable
+    if error.status is not None and not isinstance(error, APIResponseValidationError):
+        transient = error.status in statuses
+    else:
+        transient = error.retryable  # no response, or a 2xx body garbled in transit
     if not transient:
         return False
     if kind is RequestKind.CREATE:

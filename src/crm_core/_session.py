@@ -586,6 +586,7 @@ class HTTPSession:
             text = raw.decode("utf-8", "replace")
             raise APIResponseValidationError(
                 f"The response body is not valid JSON ({exc}): {body_preview(text)!r}",
+                transient=True,
                 status=status,
                 body=text,
                 headers=headers,

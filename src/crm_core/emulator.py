@@ -422,6 +422,10 @@ class EmulatorCore:
             raise web.HTTPInternalServerError()
         if fault in (FaultKind.THROTTLE, FaultKind.THROTTLE_DATE, FaultKind.THROTTLE_BARE):
             headers = dict(limit_headers)
+            if "X-RateLimit-Reset" in headers:
+                # A scripted 429 reads like an exhausted window that reopens after retry_after.
+                headers["X-RateLimit-Remaining"] = "0"
+                headers["X-RateLimit-Reset"] = str(math.ceil(time.time() + plan.retry_after))
             if fault is FaultKind.THROTTLE:
                 headers["Retry-After"] = f"{plan.retry_after:g}"
             elif fault is FaultKind.THROTTLE_DATE:

@@ -7,6 +7,8 @@ Quick start::
                                            assigned_role="Agent", end_at="2026-03-01T16:00:00-08:00")
 """
 
+import logging
+
 from crm_core import (
     APIConnectionError,
     APIError,
@@ -30,6 +32,8 @@ from ._client import DEFAULT_BASE_URL, LoftyClient
 from ._models import Task
 from ._tasks import ASSIGNED_ROLES, TASK_TYPES, TaskCreate, Tasks, TaskUpdate
 from ._version import __version__
+
+logging.getLogger("lofty_async").addHandler(logging.NullHandler())
 
 __all__ = [
     "ASSIGNED_ROLES",

@@ -7,6 +7,8 @@ Quick start::
         task = await sf.tasks.create(lead.id, type="FOLLOW_UP_CALL", due_date="2026-05-20T15:00:00Z")
 """
 
+import logging
+
 from crm_core import (
     AIMDConfig,
     APIConnectionError,
@@ -47,6 +49,8 @@ from ._models import (
 )
 from ._tasks import TASK_TYPES, TaskCreate, Tasks
 from ._version import __version__
+
+logging.getLogger("superfone_async").addHandler(logging.NullHandler())
 
 __all__ = [
     "DEFAULT_BASE_URL",

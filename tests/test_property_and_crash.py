@@ -1,0 +1,193 @@
+"""Exactly once, at random: a hypothesis property test, and an import killed with SIGKILL."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from crm_core import FakeClock, RetryPolicy
+from crm_core.emulator import FaultKind, FaultPlan, FixedWindowRateLimit
+from lofty_async import LoftyClient
+from lofty_async.testing import SANDBOX_API_KEY as LOFTY_KEY
+from lofty_async.testing import LoftyEmulator, sandbox_lead_ids
+from superfone_async import SuperfoneClient
+from superfone_async.testing import SANDBOX_API_KEY as SUPERFONE_KEY
+from superfone_async.testing import SuperfoneEmulator
+from superfone_async.testing import sandbox_lead_ids as superfone_leads
+
+FAULT_KINDS = list(FaultKind)
+
+faults = st.lists(
+    st.tuples(st.sampled_from(FAULT_KINDS), st.floats(min_value=0.0, max_value=0.08)),
+    min_size=0,
+    max_size=5,
+)
+
+
+def plan_from(schedule: list[tuple[FaultKind, float]], seed: int) -> FaultPlan:
+    plan = FaultPlan(seed=seed, slow_seconds=0.6, retry_after=0.05)
+    for kind, probability in schedule:
+        plan.add(kind, probability=probability)
+    return plan
+
+
+lofty_rows = st.lists(
+    st.fixed_dictionaries(
+        {
+            "type": st.sampled_from(["Call", "Email", "Text", "Other", "Appointment", "Meeting"]),
+            "content": st.sampled_from(["Call back", "Send comps", "Showing", "Duplicate me"]),
+            "lead_id": st.sampled_from(sandbox_lead_ids()[:3]),
+            "assigned_role": st.just("Agent"),
+            "end_at": st.sampled_from(["2027-01-01T10:00:00+00:00", "2027-01-02T10:00:00-08:00"]),
+        }
+    ),
+    min_size=1,
+    max_size=12,
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(schedule=faults, rows=lofty_rows, seed=st.integers(0, 10_000))
+def test_lofty_random_faults_random_job_every_good_row_exactly_once(
+    schedule: list[tuple[FaultKind, float]], rows: list[dict[str, Any]], seed: int
+) -> None:
+    good = [r for r in rows if r["type"] != "Meeting"]
+
+    async def run() -> LoftyEmulator:
+        emulator = LoftyEmulator(faults=plan_from(schedule, seed), rate_limit=FixedWindowRateLimit(limit=10**9))
+        async with (
+            emulator.serve() as url,
+            LoftyClient(
+                api_key=LOFTY_KEY,
+                base_url=url,
+                timeout=0.3,
+                clock=FakeClock(start=time.time()),
+                seed=seed,
+                retry=RetryPolicy(max_retries=8),
+            ) as lofty,
+        ):
+            summary = await lofty.tasks.create_many(rows, concurrency=4)
+        assert summary.failed == len(rows) - len(good)
+        return emulator
+
+    emulator = asyncio.run(run())
+    have = Counter((t["leadId"], t["content"], t["type"]) for t in emulator.tasks.values())
+    assert have == Counter((r["lead_id"], r["content"], r["type"]) for r in good)
+
+
+superfone_rows = st.lists(
+    st.fixed_dictionaries(
+        {
+            "lead_id": st.sampled_from(superfone_leads()[:3]),
+            "type": st.sampled_from(["FOLLOW_UP_CALL", "REMINDER", "SITE_VISIT", "BOOKING", "NOT_A_TYPE"]),
+            "due_date": st.sampled_from(["2028-01-01T10:00:00Z", "2028-01-02T10:00:00Z", "2028-01-03T09:00:00Z"]),
+        }
+    ),
+    min_size=1,
+    max_size=12,
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(schedule=faults, rows=superfone_rows, seed=st.integers(0, 10_000))
+def test_superfone_random_faults_random_job_exactly_once_and_in_order(
+    schedule: list[tuple[FaultKind, float]], rows: list[dict[str, Any]], seed: int
+) -> None:
+    good = [r for r in rows if r["type"] != "NOT_A_TYPE"]
+
+    async def run() -> SuperfoneEmulator:
+        emulator = SuperfoneEmulator(faults=plan_from(schedule, seed))
+        async with (
+            emulator.serve() as url,
+            SuperfoneClient(
+                api_key=SUPERFONE_KEY,
+                base_url=url,
+                timeout=0.3,
+                clock=FakeClock(start=time.time()),
+                seed=seed,
+                rate_limit=None,
+                retry=RetryPolicy(max_retries=8),
+            ) as sf,
+        ):
+            summary = await sf.tasks.create_many(rows, concurrency=4)
+        assert summary.failed == len(rows) - len(good)
+        return emulator
+
+    emulator = asyncio.run(run())
+    have = Counter((t["customer_id"], t["type"], t["due_date"][:19]) for t in emulator.tasks.values())
+    assert have == Counter((r["lead_id"], r["type"], r["due_date"][:19]) for r in good)
+    for lead_id in {r["lead_id"] for r in good}:
+        kinds = [r["type"] for r in good if r["lead_id"] == lead_id and r["type"] != "REMINDER"]
+        open_ones = [t for t in emulator.open_tasks(lead_id) if t["type"] != "REMINDER"]
+        if kinds:
+            assert len(open_ones) == 1 and open_ones[0]["type"] == kinds[-1]
+
+
+def _write_rows(path: Path, count: int) -> list[dict[str, str]]:
+    leads = sandbox_lead_ids()
+    rows = [
+        {
+            "type": ["Call", "Email", "Text", "Other"][i % 4],
+            "content": f"Crash-test task {i % 40}",  # repeats: identical rows stay distinct writes
+            "lead_id": str(leads[i % 7]),
+            "assigned_role": "Agent",
+            "end_at": "2027-02-01T10:00:00-08:00",
+        }
+        for i in range(count)
+    ]
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return rows
+
+
+def test_import_killed_with_sigkill_then_rerun_ends_exactly_once(tmp_path: Path) -> None:
+    source = tmp_path / "tasks.csv"
+    rows = _write_rows(source, 160)
+    command = [
+        sys.executable,
+        "-m",
+        "lofty_async",
+        "tasks",
+        "import",
+        str(source),
+        "--sandbox",
+        "--no-progress",
+        "--sandbox-rate-limit",
+        "off",
+        "--concurrency",
+        "8",
+        "--timeout",
+        "1",
+    ]
+    rng = random.Random(7)
+    state = tmp_path / "tasks.csv.sandbox-state.jsonl"
+    kills = 0
+    for attempt in range(4):
+        process = subprocess.Popen(
+            [*command, "--sandbox-faults", f"5%,seed={attempt}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        time.sleep(rng.uniform(0.8, 2.0))
+        if process.poll() is None:
+            os.kill(process.pid, signal.SIGKILL)
+            kills += 1
+        process.wait(timeout=30)
+    assert kills >= 2
+    final = subprocess.run([*command, "--sandbox-faults", "5%,seed=99"], capture_output=True, text=True, timeout=300)
+    assert final.returncode == 0, final.stdout + final.stderr
+    emulator = LoftyEmulator(state_path=state)
+    have = Counter((str(t["leadId"]), t["content"], t["type"]) for t in emulator.tasks.values())
+    assert have == Counter((r["lead_id"], r["content"], r["type"]) for r in rows)
