@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+import weakref
+from collections.abc import Hashable, Sequence
 
 import aiohttp
 import attrs
@@ -39,6 +40,42 @@ class RateLimit:
     adaptive: AIMDConfig | None = None
 
 
+_LIMITERS: weakref.WeakValueDictionary[tuple[Hashable, ...], LocalRateLimiter] = weakref.WeakValueDictionary()
+
+
+def _shared_limiter(
+    base_url: str, auth: Auth, rate_limit: RateLimit | None, concurrency: ConcurrencyLimiter, clock: Clock
+) -> LocalRateLimiter:
+    """One limiter per (API, credential, rate settings, clock) in this process.
+
+    Clients that use the same credential share the server's budget and its cooldowns, so a 429
+    seen by one pauses them all. Adaptive (AIMD) limiters steer one client's concurrency, so
+    they are not shared. The credential is kept only as a digest.
+    """
+    adaptive = rate_limit is not None and rate_limit.adaptive is not None
+
+    def build() -> LocalRateLimiter:
+        return LocalRateLimiter(
+            requests=None if rate_limit is None else rate_limit.requests,
+            window=60.0 if rate_limit is None else rate_limit.window,
+            burst=None if rate_limit is None else rate_limit.burst,
+            aimd=None if rate_limit is None else rate_limit.adaptive,
+            concurrency=concurrency,
+            clock=clock,
+        )
+
+    credential = getattr(auth, "identity", None)
+    if adaptive or not callable(credential):
+        return build()
+    clock_key = "system" if type(clock) is SystemClock else id(clock)  # the system clock is stateless
+    key = (base_url.rstrip("/"), credential(), rate_limit, clock_key)
+    limiter = _LIMITERS.get(key)
+    if limiter is None:
+        limiter = build()
+        _LIMITERS[key] = limiter
+    return limiter
+
+
 class ClientCore:
     """Builds and owns an SDK client's session and shared state.
 
@@ -53,8 +90,8 @@ class ClientCore:
         connect_timeout: Connection time limit, seconds.
         max_concurrency: Requests in flight at once.
         rate_limit: Client-side token bucket; ``None`` for none (server pacing still applies).
-        limiter: A rate limiter to share with other clients of the same credential (overrides
-            ``rate_limit``).
+        limiter: A rate limiter to use (overrides ``rate_limit``). By default clients with the
+            same base URL, credential and rate settings in one process share one limiter.
         retry_budget: Client-wide retry budget.
         reconcile: Reconciliation of ambiguous creates (``True``/``False`` or settings).
         session: Caller-owned ``aiohttp.ClientSession`` (never closed by us).
@@ -88,14 +125,7 @@ class ClientCore:
         self.clock = clock or SystemClock()
         self.concurrency = ConcurrencyLimiter(max_concurrency)
         if limiter is None:
-            limiter = LocalRateLimiter(
-                requests=None if rate_limit is None else rate_limit.requests,
-                window=60.0 if rate_limit is None else rate_limit.window,
-                burst=None if rate_limit is None else rate_limit.burst,
-                aimd=None if rate_limit is None else rate_limit.adaptive,
-                concurrency=self.concurrency,
-                clock=self.clock,
-            )
+            limiter = _shared_limiter(base_url, auth, rate_limit, self.concurrency, self.clock)
         self.http = HTTPSession(
             base_url=base_url,
             auth=auth,

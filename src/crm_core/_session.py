@@ -10,6 +10,7 @@ client-wide retry budget, events and logging.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import random
@@ -149,6 +150,11 @@ class StaticAuth:
 
     async def headers(self) -> Mapping[str, str]:
         return self._headers
+
+    def identity(self) -> str:
+        """A digest of the credentials (for sharing a rate limiter; never the secret itself)."""
+        text = "\n".join(f"{k}:{v}" for k, v in sorted(self._headers.items()))
+        return hashlib.sha256(text.encode()).hexdigest()
 
     async def on_unauthorized(self) -> bool:
         return False

@@ -189,3 +189,21 @@ async def test_resuming_a_journaled_job_creates_each_row_once(tmp_path: Path) ->
     assert summary.skipped == 5 and summary.created == 3
     assert sorted(r.row_number for r in results if r.status is RowStatus.CREATED) == [6, 7, 8]
     assert emulator.core.count("POST", "/v2.0/tasks") == 8
+
+
+async def test_a_429_on_one_client_pauses_another_client_with_the_same_key() -> None:
+    plan = FaultPlan(retry_after=1.0).add(FaultKind.THROTTLE, route="GET /v2.0/tasks", times=1)
+    emulator = LoftyEmulator(faults=plan, rate_limit=NO_LIMIT)
+    async with emulator.serve() as url:
+        first = LoftyClient(api_key=SANDBOX_API_KEY, base_url=url)
+        second = LoftyClient(api_key=SANDBOX_API_KEY, base_url=url)
+        other_key = LoftyClient(api_key="another-key", base_url=url)
+        async with first, second, other_key:
+            assert first.http.http.limiter is second.http.http.limiter
+            assert first.http.http.limiter is not other_key.http.http.limiter
+            await first.tasks.list(lead_id=LEAD)  # 429 with Retry-After: 1, then success
+            assert second.http.http.limiter.wait_time() == 0  # the cooldown already passed
+            first.http.http.limiter.pause(0.5)
+            started = time.monotonic()
+            await second.tasks.list(lead_id=LEAD)
+            assert time.monotonic() - started >= 0.45  # paused by the shared cooldown
