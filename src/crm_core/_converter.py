@@ -9,10 +9,15 @@
 * Unknown response keys are ignored, unless ``strict=True`` (tests), where they are an error so
   that API drift shows up as a failing test.
 * Unstructuring omits fields whose value is ``None``: request payloads send only what is given.
+* A field with ``metadata={"epoch_ms": True}`` is an aware datetime in the model and epoch
+  milliseconds on the wire (Lofty's transaction and V1 appointment dates).
+* In production an optional timestamp in an undocumented format reads as ``None`` (with a
+  warning in the log) instead of failing the whole call; the strict converter raises.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import typing
 from datetime import UTC, datetime
@@ -25,6 +30,7 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 __all__ = ["format_datetime", "make_converter", "parse_datetime", "snake_to_camel"]
 
 Naming = Literal["camel", "snake"]
+_log = logging.getLogger("crm_core")
 
 _GMT_SUFFIX = re.compile(r"\s*(GMT|UTC)$")
 _SPACE_FORMAT = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}(:\d{2}(\.\d+)?)?$")
@@ -100,10 +106,17 @@ def make_converter(*, naming: Naming = "camel", strict: bool = False) -> cattrs.
     """
     converter = cattrs.Converter(omit_if_default=False, forbid_extra_keys=strict)
     converter.register_structure_hook(datetime, lambda value, _: _must(parse_datetime(value)))
-    converter.register_structure_hook(
-        datetime | None,
-        lambda value, _: parse_datetime(value),
-    )
+
+    def optional_datetime(value: Any, _: Any) -> datetime | None:
+        try:
+            return parse_datetime(value)
+        except ValueError:
+            if strict:
+                raise
+            _log.warning("unreadable timestamp %r read as None", value)
+            return None
+
+    converter.register_structure_hook(datetime | None, optional_datetime)
     converter.register_unstructure_hook(datetime, format_datetime)
 
     def structure_factory(cls: type[Any]) -> Any:
@@ -115,7 +128,9 @@ def make_converter(*, naming: Naming = "camel", strict: bool = False) -> cattrs.
         overrides: dict[str, Any] = {}
         for a in attrs.fields(cls):
             hook = None
-            if hints.get(a.name) in (datetime, datetime | None):
+            if a.metadata.get("epoch_ms"):
+                hook = _epoch_ms
+            elif hints.get(a.name) in (datetime, datetime | None):
                 hook = _field_datetime_hook(a.name)
             overrides[a.name] = override(
                 rename=_wire_name(a, naming), omit_if_default=a.default is None, unstruct_hook=hook
@@ -133,6 +148,14 @@ def make_converter(*, naming: Naming = "camel", strict: bool = False) -> cattrs.
     converter.register_structure_hook_factory(attrs.has, structure_factory)
     converter.register_unstructure_hook_factory(attrs.has, unstructure_factory)
     return converter
+
+
+def _epoch_ms(value: datetime | None) -> int | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError(f"{value.isoformat()!r} is a naive datetime: expected a timezone-aware datetime")
+    return round(value.timestamp() * 1000)
 
 
 def _field_datetime_hook(field: str) -> Any:

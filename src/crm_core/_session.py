@@ -134,8 +134,9 @@ class Auth(Protocol):
         """Headers that authenticate one request."""
         ...
 
-    async def on_unauthorized(self) -> bool:
-        """Called after a 401; return ``True`` when credentials were refreshed (retry once)."""
+    async def on_unauthorized(self, sent: Mapping[str, str]) -> bool:
+        """Called after a 401 with the headers that were sent; return ``True`` to retry once
+        (credentials were renewed, possibly by a concurrent caller)."""
         ...
 
 
@@ -156,7 +157,7 @@ class StaticAuth:
         text = "\n".join(f"{k}:{v}" for k, v in sorted(self._headers.items()))
         return hashlib.sha256(text.encode()).hexdigest()
 
-    async def on_unauthorized(self) -> bool:
+    async def on_unauthorized(self, sent: Mapping[str, str]) -> bool:
         return False
 
     def __repr__(self) -> str:
@@ -468,8 +469,9 @@ class HTTPSession:
 
         unauthorized_retry = True
         while True:
-            status, headers, raw = await self._exchange(http, request, url, number, timeout, common)
-            if status == 401 and unauthorized_retry and await self._auth.on_unauthorized():
+            credentials = await self._auth.headers()  # renewed here when due, outside any slot
+            status, headers, raw = await self._exchange(http, request, url, number, timeout, common, credentials)
+            if status == 401 and unauthorized_retry and await self._auth.on_unauthorized(credentials):
                 unauthorized_retry = False
                 await self.limiter.acquire()
                 continue
@@ -494,10 +496,11 @@ class HTTPSession:
         number: int,
         attempt_timeout: float,
         common: Mapping[str, Any],
+        credentials: Mapping[str, str],
     ) -> tuple[int, CIMultiDict[str], bytes]:
         """One HTTP exchange inside a concurrency slot; the body is read and released."""
         body: bytes | None = None
-        send_headers = {"User-Agent": self._user_agent, "Accept": "application/json"}
+        send_headers = {"User-Agent": self._user_agent, "Accept": "application/json", **credentials}
         if request.json is not None:
             body = json.dumps(request.json, ensure_ascii=False, separators=(",", ":")).encode()
         if request.json is not None or self._dialect.content_type_always:
@@ -506,7 +509,6 @@ class HTTPSession:
         begin = self._clock.monotonic()
         try:
             async with self.concurrency.slot():
-                send_headers.update(await self._auth.headers())
                 self.log.debug("%s %s attempt %d", request.method, url, number)
                 self.emit(
                     Event(

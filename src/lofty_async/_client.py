@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from types import TracebackType
+from typing import cast
 
 import aiohttp
 
 from crm_core import (
+    Auth,
     Clock,
     Dialect,
     EventHook,
@@ -19,9 +21,15 @@ from crm_core import (
 from crm_core._client import ClientCore, RateLimit
 from crm_core._reconcile import ReconcileSettings
 
+from ._calendar import Calendar
 from ._errors import error_class, parse_error
+from ._lead_models import User
+from ._leads import Leads, get_me
+from ._oauth import OAuthAuth
 from ._tasks import Tasks
+from ._v1 import V1
 from ._version import __version__
+from ._webhooks import Webhooks
 
 __all__ = ["DEFAULT_BASE_URL", "LoftyClient"]
 
@@ -44,7 +52,9 @@ class LoftyClient:
 
     Args:
         api_key: A personal API key, sent as ``Authorization: token <key>``.
-        access_token: An OAuth access token, sent as ``Authorization: Bearer <token>``.
+        access_token: A static OAuth access token, sent as ``Authorization: Bearer <token>``.
+        oauth: Self-renewing OAuth credentials (:class:`~lofty_async.OAuthAuth`): refreshed
+            before expiry and once after a 401, one refresh shared by concurrent requests.
         base_url: API root (``https://api.lofty.com``; the emulator's URL in tests).
         retry: Retry policy (3 retries, full jitter 0.5 s to 8 s, server hints up to 120 s).
         timeout: Per-attempt time limit, seconds.
@@ -64,7 +74,7 @@ class LoftyClient:
         strict_responses: Raise on unknown response keys (for tests).
 
     Raises:
-        ValueError: neither or both of ``api_key`` and ``access_token``.
+        ValueError: not exactly one of ``api_key``, ``access_token`` and ``oauth``.
     """
 
     def __init__(
@@ -72,6 +82,7 @@ class LoftyClient:
         *,
         api_key: str | None = None,
         access_token: str | None = None,
+        oauth: OAuthAuth | None = None,
         base_url: str = DEFAULT_BASE_URL,
         retry: RetryPolicy | None = None,
         timeout: float = 30.0,
@@ -87,9 +98,20 @@ class LoftyClient:
         seed: int | None = None,
         strict_responses: bool = False,
     ) -> None:
-        if (api_key is None) == (access_token is None):
-            raise ValueError("pass exactly one of api_key= (a Lofty API key) or access_token= (OAuth)")
-        if api_key is not None:
+        given = [
+            name
+            for name, value in (("api_key", api_key), ("access_token", access_token), ("oauth", oauth))
+            if value is not None
+        ]
+        if len(given) != 1:
+            raise ValueError(
+                "pass exactly one of api_key= (a Lofty API key), access_token= or oauth= (OAuth 2.0); got "
+                + (", ".join(given) or "none")
+            )
+        auth: StaticAuth | OAuthAuth
+        if oauth is not None:
+            auth = oauth
+        elif api_key is not None:
             if not api_key.strip():
                 raise ValueError("api_key is empty")
             auth = StaticAuth({"Authorization": f"token {api_key.strip()}"})
@@ -98,10 +120,10 @@ class LoftyClient:
             if not access_token.strip():
                 raise ValueError("access_token is empty")
             auth = StaticAuth({"Authorization": f"Bearer {access_token.strip()}"})
-        self._auth_kind = "api_key" if api_key is not None else "access_token"
+        self._auth_kind = given[0]
         self._core = ClientCore(
             base_url=base_url,
-            auth=auth,
+            auth=cast(Auth, auth),
             dialect=DIALECT,
             naming="camel",
             retry=retry,
@@ -118,10 +140,22 @@ class LoftyClient:
             seed=seed,
             strict_responses=strict_responses,
         )
-        self.tasks = Tasks(
-            self._core.http, self._core.converter, ledger=self._core.ledger, reconcile=self._core.reconcile
+        http, converter, ledger, reconcile = (
+            self._core.http,
+            self._core.converter,
+            self._core.ledger,
+            self._core.reconcile,
         )
+        self.tasks = Tasks(http, converter, ledger=ledger, reconcile=reconcile)
         """V2 tasks and appointments: ``/v2.0/tasks``."""
+        self.calendar = Calendar(http, converter, ledger=ledger, reconcile=reconcile)
+        """Calendar V2: ``/v2.0/calendar``."""
+        self.leads = Leads(http, converter, ledger=ledger, reconcile=reconcile)
+        """Leads: ``/v1.0/leads``."""
+        self.webhooks = Webhooks(http, converter, ledger=ledger, reconcile=reconcile)
+        """Webhook subscriptions: ``/v1.0/webhook``."""
+        self.v1 = V1(http, converter)
+        """Legacy V1 tasks and appointments (prefer ``tasks`` and ``calendar``)."""
 
     @property
     def base_url(self) -> str:
@@ -132,6 +166,14 @@ class LoftyClient:
     def http(self) -> ClientCore:
         """The shared core (session, limiter, concurrency, ledger) for advanced use."""
         return self._core
+
+    async def me(self) -> User:
+        """The authenticated team member (``id`` is the short team-member ID, ``member_user_id``
+        the user ID other resources use).
+
+        Source: GET /v1.0/me
+        """
+        return await get_me(self._core.http, self._core.converter)
 
     def __repr__(self) -> str:
         return f"LoftyClient(base_url={self.base_url!r}, auth={self._auth_kind!r})"

@@ -27,6 +27,7 @@ import itertools
 import json
 import os
 import time
+import unicodedata
 import zoneinfo
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
@@ -132,6 +133,13 @@ class LoftyEmulator:
         require_content_type: Reject a DELETE without ``Content-Type: application/json``
             (third parties report the real API does).
         retry_after_on_429: Add ``Retry-After`` to rate-limit 429s (undocumented; off).
+        lead_visibility_delay: Seconds a newly created lead answers 404 to GET and is missing
+            from lists (the documented eventual consistency; 0 = at once).
+        metadata_key: Key of the lead-list metadata: ``_metadata`` (what the API sends) or
+            ``get_metadata`` (what its docs show).
+        max_webhooks: Subscriptions allowed before ``WEBHOOK_EXCEED_LIMIT``.
+        oauth_clients: OAuth ``client_id -> client_secret`` accepted by the token endpoints.
+        token_ttl: Lifetime of issued OAuth access tokens, seconds.
 
     Attributes:
         tasks: Task records by ID, in wire shape (camelCase), as the API would return them.
@@ -153,6 +161,11 @@ class LoftyEmulator:
         state_path: str | os.PathLike[str] | None = None,
         require_content_type: bool = False,
         retry_after_on_429: bool = False,
+        lead_visibility_delay: float = 0.0,
+        metadata_key: str = "_metadata",
+        max_webhooks: int = 20,
+        oauth_clients: dict[str, str] | None = None,
+        token_ttl: float = 3600.0,
     ) -> None:
         self.api_keys = set(api_keys)
         self.access_tokens = set(access_tokens)
@@ -161,6 +174,22 @@ class LoftyEmulator:
         self.require_content_type = require_content_type
         self.tasks: dict[int, dict[str, Any]] = {}
         self.leads: dict[int, dict[str, Any]] = {}
+        self.users: dict[int, dict[str, Any]] = {
+            user_id: {"firstName": "Sandbox", "lastName": "Agent", "email": "agent@sandbox.lofty.test"},
+            user_id + 1: {"firstName": "Sam", "lastName": "Assistant", "email": "assistant@sandbox.lofty.test"},
+        }
+        self.webhooks: dict[int, dict[str, Any]] = {}
+        self.max_webhooks = max_webhooks
+        self.lead_visibility_delay = lead_visibility_delay
+        self.metadata_key = metadata_key
+        self.forbidden_paths: set[str] = set()
+        self.oauth_clients: dict[str, str] = dict(oauth_clients or {"sandbox-client": "sandbox-secret"})
+        self.token_ttl = token_ttl
+        self.issued_tokens: dict[str, float] = {}
+        self.refresh_tokens: dict[str, str] = {}
+        self.authorization_codes: dict[str, dict[str, Any]] = {}
+        self._lead_ids = itertools.count(651_095_960_136_641, 13)
+        self._webhook_ids = itertools.count(1234)
         self.smart_plan_tasks: set[int] = set()
         self._ids = itertools.count(_FIRST_TASK_ID, 7)
         for lead_id in sandbox_lead_ids() if leads is None else leads:
@@ -183,18 +212,40 @@ class LoftyEmulator:
     # -- state ----------------------------------------------------------------------------
 
     def add_lead(self, lead_id: int, *, first_name: str | None = None, last_name: str | None = None) -> dict[str, Any]:
-        """Make a lead exist; returns its record."""
+        """Make a lead exist (in ``LeadResponse`` shape); returns its record."""
         n = lead_id % 97
         first = first_name or _FIRST_NAMES[n % len(_FIRST_NAMES)]
         last = last_name or _LAST_NAMES[(n // len(_FIRST_NAMES)) % len(_LAST_NAMES)]
-        record = {
+        ascii_name = unicodedata.normalize("NFKD", f"{first}.{last}").encode("ascii", "ignore").decode().lower()
+        stamp = _gmt(datetime.fromtimestamp(self.clock(), UTC))
+        user = self.users[self.user_id]
+        record: dict[str, Any] = {
             "leadId": lead_id,
+            "leadUserId": lead_id + 17,
             "firstName": first,
             "lastName": last,
-            "emails": [f"{first.lower()}.{last.lower()}@example.com"],
+            "emails": [f"{ascii_name}@example.com"],
             "phones": [f"555{lead_id % 10_000_000:07d}"],
-            "leadUserId": lead_id + 17,
-            "pipelineId": 3_001,
+            "source": "Website",
+            "stageId": 1,
+            "stage": "New Lead",
+            "assignedUserId": self.user_id,
+            "assignedUser": f"{user['firstName']} {user['lastName']}",
+            "score": 50,
+            "tags": [],
+            "teamId": _TEAM_ID,
+            "createTime": stamp,
+            "assignTime": stamp,
+            "lastUpdateTime": stamp,
+            "leadTypes": [2],
+            "segments": [],
+            "cannotText": False,
+            "cannotCall": False,
+            "cannotEmail": False,
+            "hiddenFlag": False,
+            "_pipelineId": 3_001,
+            "_created": self.clock(),
+            "_trash": False,
         }
         self.leads[lead_id] = record
         return record
@@ -220,12 +271,51 @@ class LoftyEmulator:
                 except json.JSONDecodeError:
                     break  # a torn last line from a crash
                 record = entry["record"]
-                if entry["op"] == "put":
+                if entry["op"] == "lead":
+                    self.leads[record["leadId"]] = record
+                elif entry["op"] == "put":
                     self.tasks[record["id"]] = record
                     last_id = max(last_id, record["id"])
                 elif entry["op"] == "delete":
                     self.tasks.pop(record["id"], None)
         self._ids = itertools.count(last_id + 7, 7)
+
+    def authorize(self, client_id: str, *, redirect_uri: str | None = None, code_challenge: str | None = None) -> str:
+        """Simulate the user granting access on the consent page; return the authorization code."""
+        code = "code-" + os.urandom(12).hex()
+        self.authorization_codes[code] = {
+            "client_id": client_id,
+            "redirect_uri": redirect_uri,
+            "code_challenge": code_challenge,
+        }
+        return code
+
+    def expire_access_tokens(self) -> None:
+        """Make every issued OAuth access token expired (requests with them get 401)."""
+        for token in self.issued_tokens:
+            self.issued_tokens[token] = 0.0
+
+    def put_lead(self, record: dict[str, Any]) -> None:
+        """Store a lead record (logged to the state file)."""
+        self._log("lead", record)
+        self.leads[record["leadId"]] = record
+
+    def next_task_id(self) -> int:
+        """A new ID in the shared task/appointment ID space."""
+        return next(self._ids)
+
+    def put_task(self, record: dict[str, Any]) -> None:
+        """Store a task or appointment record (logged to the state file)."""
+        self._put(record)
+
+    def delete_task(self, task_id: int) -> None:
+        """Remove a task or appointment (logged to the state file)."""
+        self._log("delete", {"id": task_id})
+        self.tasks.pop(task_id, None)
+
+    def render_task(self, record: dict[str, Any]) -> dict[str, Any]:
+        """A task as the V2 endpoints return it."""
+        return self._render(record)
 
     def _put(self, record: dict[str, Any]) -> None:
         self._log("put", record)
@@ -245,6 +335,9 @@ class LoftyEmulator:
         app.router.add_delete("/v2.0/tasks/{task_id}", self._delete)
         app.router.add_post("/v2.0/tasks/{task_id}/finish", self._finish)
         app.router.add_post("/v2.0/tasks/{task_id}/unfinish", self._unfinish)
+        from ._emulator_more import register_all
+
+        register_all(self, app)
         return app
 
     @asynccontextmanager
@@ -257,9 +350,17 @@ class LoftyEmulator:
         header = request.headers.get("Authorization", "").strip()
         scheme, _, credential = header.partition(" ")
         credential = credential.strip()
+        known = (scheme == "token" and credential in self.api_keys) or (
+            scheme == "Bearer"
+            and (credential in self.access_tokens or self.issued_tokens.get(credential, 0.0) > self.clock())
+        )
+        if known and any(request.path.startswith(prefix) for prefix in self.forbidden_paths):
+            return _error(403, 200100, "Sorry, the vendor does not have permission for this API.")
         if scheme == "token" and credential in self.api_keys:
             return None
         if scheme == "Bearer" and credential in self.access_tokens:
+            return None
+        if scheme == "Bearer" and self.issued_tokens.get(credential, 0.0) > self.clock():
             return None
         if scheme == "Bearer" and credential in self.api_keys:
             return _error(400, 200058, "User in token does not exist.")
@@ -354,7 +455,7 @@ class LoftyEmulator:
             "assignedUser": "Sandbox Agent",
             "teamId": _TEAM_ID,
             "assignedUserId": self.user_id,
-            "pipelineId": lead["pipelineId"],
+            "pipelineId": lead["_pipelineId"],
             "leadUserId": lead["leadUserId"],
             "address": body.get("address"),
             "_end": end.timestamp(),
@@ -405,8 +506,7 @@ class LoftyEmulator:
         if self.require_content_type and request.headers.get("Content-Type", "").split(";")[0] != "application/json":
             raise _invalid("Content-Type: application/json is required")
         record = self._task(request)
-        self._log("delete", {"id": record["id"]})
-        del self.tasks[record["id"]]
+        self.delete_task(record["id"])
         return web.json_response(OK)
 
     async def _finish(self, request: web.Request) -> web.Response:

@@ -1,0 +1,657 @@
+"""Lofty Calendar V2: ``/v2.0/calendar`` (lofty_api.md §6, seed 001).
+
+Calendar IDs are composite strings (``"12345-task"``, ``"12345-appointment"``) passed back
+verbatim; their numeric part is the V2 ``taskId``.
+"""
+
+from __future__ import annotations
+
+import builtins
+import re
+from collections.abc import AsyncIterator, Hashable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import attrs
+import cattrs
+
+from crm_core import Event, EventKind, HTTPSession, Request, RequestKind, ValidationError
+from crm_core._decode import envelope_key, structure
+from crm_core._pagination import iter_pages
+from crm_core._reconcile import Candidate, CreateLedger, ReconcileSettings, create_exactly_once
+from crm_core._validation import (
+    check_choice,
+    check_int_range,
+    check_positive_id,
+    check_text,
+    check_time_zone,
+    to_aware_datetime,
+    wire_time,
+)
+
+__all__ = [
+    "CALENDAR_TYPES",
+    "TASK_WAYS",
+    "AvailableMeetings",
+    "Calendar",
+    "CalendarCreateResult",
+    "CalendarEvent",
+    "CalendarPage",
+    "MeetingSlot",
+    "check_calendar_id",
+]
+
+CALENDAR_TYPES = ("TASK", "APPOINTMENT")
+"""Values of ``type`` (case-insensitive on the wire)."""
+TASK_WAYS = ("Call", "Email", "Text", "Other")
+"""Values of ``taskWay`` (TASK only)."""
+_ROLES = ("Agent", "Assistant")
+_CALENDAR_ID = re.compile(r"^[1-9]\d*-(task|appointment)$")
+MAX_PAGE_SIZE = 500
+MAX_MEETING_RANGE = timedelta(days=90)
+
+
+@attrs.frozen(kw_only=True)
+class CalendarCreateResult:
+    """What POST /v2.0/calendar answers under ``data`` (schema ``CalendarCreateResult``).
+
+    Attributes:
+        id: The composite calendar ID (``"12345-task"``).
+        type: ``TASK`` or ``APPOINTMENT``.
+        message: The server's message.
+    """
+
+    id: str
+    type: str | None = None
+    message: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class CalendarEvent:
+    """A task or appointment in the calendar (schema ``CalendarItemV2``). Source: GET /v2.0/calendar."""
+
+    id: str
+    """Composite calendar ID (``"12345-task"``)."""
+    type: str | None = None
+    """``TASK`` or ``APPOINTMENT``."""
+    task_id: int | None = None
+    """The V2 ``taskId`` (numeric part of ``id``)."""
+    source_type: int | None = None
+    """Source type code (undocumented values)."""
+    content: str | None = None
+    """Description."""
+    title: str | None = None
+    """Title, generated from the lead's name and the event type."""
+    finished: bool | None = None
+    """Whether it is finished."""
+    start_at: datetime | None = None
+    """Start (aware)."""
+    end_at: datetime | None = None
+    """End (aware)."""
+    start_at_ms: int | None = None
+    """Start, epoch milliseconds (as sent by the server)."""
+    end_at_ms: int | None = None
+    """End, epoch milliseconds (as sent by the server)."""
+    time_zone_code: str | None = None
+    """IANA zone."""
+    lead_id: int | None = None
+    """The lead."""
+
+
+@attrs.frozen(kw_only=True)
+class CalendarPage:
+    """One page of GET /v2.0/calendar (``data``).
+
+    Attributes:
+        total: Events matching the query.
+        page: This page's number, 0-based.
+        page_size: Events per page.
+        items: The events.
+    """
+
+    total: int
+    page: int
+    page_size: int
+    items: list[CalendarEvent] = attrs.field(factory=list)
+
+
+@attrs.frozen(kw_only=True)
+class MeetingSlot:
+    """A free meeting slot (schema ``AvailableMeetingSlotV2``)."""
+
+    start_time: datetime
+    end_time: datetime
+    start_time_ms: int | None = None
+    end_time_ms: int | None = None
+
+
+@attrs.frozen(kw_only=True)
+class AvailableMeetings:
+    """GET /v2.0/calendar/meetings/available ``data``: ``total`` slots, the first ``limit`` listed."""
+
+    total: int
+    slots: list[MeetingSlot] = attrs.field(factory=list)
+
+
+def check_calendar_id(calendar_id: object) -> str:
+    """A composite calendar ID, e.g. ``"12345-task"`` (sent verbatim)."""
+    if not isinstance(calendar_id, str) or not _CALENDAR_ID.match(calendar_id):
+        raise ValidationError(
+            "calendar_id", calendar_id, "a calendar ID such as '12345-task' or '12345-appointment' (from create/list)"
+        )
+    return calendar_id
+
+
+def _ms(field: str, value: object) -> int:
+    if isinstance(value, datetime):
+        return round(to_aware_datetime(field, value).timestamp() * 1000)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValidationError(field, value, "epoch milliseconds (an integer >= 0) or an aware datetime")
+    return value
+
+
+def _resolved(text: str | None, ms: int | None) -> datetime | None:
+    """The time the server will use: the string form wins over milliseconds (documented)."""
+    if text is not None:
+        return to_aware_datetime("time", text)
+    if ms is not None:
+        return datetime.fromtimestamp(ms / 1000, UTC)
+    return None
+
+
+def build_calendar_create(
+    *,
+    type: object,
+    content: object,
+    lead_id: object,
+    time_zone_code: object,
+    start_at: object = None,
+    end_at: object = None,
+    start_at_ms: object = None,
+    end_at_ms: object = None,
+    task_way: object = None,
+    assigned_role: object = None,
+    address: object = None,
+) -> dict[str, Any]:
+    """Check Create Calendar Event arguments; return the JSON body in the seed's key order.
+
+    Whether the times lie in the future is the server's check (its clock decides).
+
+    Raises:
+        ValidationError: the first bad field.
+    """
+    if not isinstance(type, str) or type.upper() not in CALENDAR_TYPES:
+        raise ValidationError("type", type, "TASK or APPOINTMENT")
+    kind = type.upper()
+    body: dict[str, Any] = {
+        "type": type,
+        "content": check_text("content", content),
+        "leadId": check_positive_id("lead_id", lead_id),
+        "timeZoneCode": check_time_zone("time_zone_code", time_zone_code),
+    }
+    if start_at is not None:
+        body["startAt"] = wire_time("start_at", start_at)
+    if end_at is not None:
+        body["endAt"] = wire_time("end_at", end_at)
+    if start_at_ms is not None:
+        body["startAtMs"] = _ms("start_at_ms", start_at_ms)
+    if end_at_ms is not None:
+        body["endAtMs"] = _ms("end_at_ms", end_at_ms)
+    start = _resolved(body.get("startAt"), body.get("startAtMs"))
+    end = _resolved(body.get("endAt"), body.get("endAtMs"))
+    if start is None:
+        raise ValidationError("start_at", None, "a start time: start_at (ISO-8601 with offset) or start_at_ms")
+    if end is None:
+        raise ValidationError("end_at", None, "an end time: end_at (ISO-8601 with offset) or end_at_ms")
+    if end < start:
+        raise ValidationError("end_at", body.get("endAt", body.get("endAtMs")), "a time at or after the start")
+    if kind == "TASK":
+        if task_way is None:
+            raise ValidationError("task_way", None, "one of Call, Email, Text, Other (required for a TASK)")
+        body["taskWay"] = check_choice("task_way", task_way, TASK_WAYS)
+        if assigned_role is not None:
+            body["assignedRole"] = check_choice("assigned_role", assigned_role, _ROLES)
+    else:
+        if task_way is not None:
+            raise ValidationError("task_way", task_way, "no task_way on an APPOINTMENT (TASK only)")
+        if assigned_role is not None:
+            raise ValidationError("assigned_role", assigned_role, "no assigned_role on an APPOINTMENT (TASK only)")
+    if address is not None:
+        # Documented "only for APPOINTMENT", yet the documented TASK example sends one too:
+        # accepted and sent; Lofty applies it to appointments.
+        body["address"] = check_text("address", address)
+    return body
+
+
+class Calendar:
+    """Lofty Calendar V2 (tasks and appointments). Reach it as ``client.calendar``."""
+
+    def __init__(
+        self, http: HTTPSession, converter: cattrs.Converter, *, ledger: CreateLedger, reconcile: ReconcileSettings
+    ) -> None:
+        self._http = http
+        self._converter = converter
+        self._ledger = ledger
+        self._reconcile = reconcile
+
+    async def create(
+        self,
+        *,
+        type: str,
+        content: str,
+        lead_id: int,
+        time_zone_code: str,
+        start_at: datetime | str | None = None,
+        end_at: datetime | str | None = None,
+        start_at_ms: int | datetime | None = None,
+        end_at_ms: int | datetime | None = None,
+        task_way: str | None = None,
+        assigned_role: str | None = None,
+        address: str | None = None,
+        dedupe_key: str | None = None,
+    ) -> CalendarCreateResult:
+        """Create a task or an appointment on a lead.
+
+        Source: POST /v2.0/calendar  (answers ``{"data": {"id", "type", "message"}}``)
+
+        Exactly once: after an ambiguous failure the lead's calendar around the event's time is
+        listed (GET /v2.0/calendar, finished included) and matched on type, content, start and
+        end before anything is re-sent.
+
+        Args:
+            type: ``TASK`` or ``APPOINTMENT`` (any case).
+            content: Description.
+            lead_id: The lead's ID.
+            time_zone_code: IANA zone (required).
+            start_at: Start, aware ``datetime`` or ISO-8601 with offset; wins over ``start_at_ms``.
+            end_at: End, same forms; wins over ``end_at_ms``.
+            start_at_ms: Start, epoch milliseconds (used when ``start_at`` is not given).
+            end_at_ms: End, epoch milliseconds (used when ``end_at`` is not given).
+            task_way: ``Call``, ``Email``, ``Text`` or ``Other``; required for TASK, refused for
+                APPOINTMENT.
+            assigned_role: ``Agent`` or ``Assistant``; TASK only.
+            address: Location (Lofty applies it to appointments).
+            dedupe_key: Your key; a repeat returns the first result without sending.
+
+        Raises:
+            ValidationError: bad input (nothing sent).
+            BadRequestError: refused by Lofty, e.g. a time in the past (``20012``).
+            PermissionDeniedError: no access to the lead (``20017``).
+            ReconciliationError: the create may have landed and the lookup could not tell.
+        """
+        body = build_calendar_create(
+            type=type,
+            content=content,
+            lead_id=lead_id,
+            time_zone_code=time_zone_code,
+            start_at=start_at,
+            end_at=end_at,
+            start_at_ms=start_at_ms,
+            end_at_ms=end_at_ms,
+            task_way=task_way,
+            assigned_role=assigned_role,
+            address=address,
+        )
+        request = Request(
+            method="POST", path="/v2.0/calendar", operation="calendar.create", kind=RequestKind.CREATE, json=body
+        )
+        start = _resolved(body.get("startAt"), body.get("startAtMs"))
+        end = _resolved(body.get("endAt"), body.get("endAtMs"))
+        assert start is not None and end is not None
+
+        async def send() -> CalendarCreateResult:
+            response = await self._http.send(request)
+            return structure(self._converter, envelope_key(response, "data"), CalendarCreateResult, response)
+
+        async def lookup() -> builtins.list[Candidate[Hashable, CalendarCreateResult]]:
+            found: builtins.list[Candidate[Hashable, CalendarCreateResult]] = []
+            async for event in self.iter(
+                lead_id=body["leadId"],
+                start_time=start - timedelta(minutes=1),
+                end_time=end + timedelta(minutes=1),
+                include_finished=True,
+            ):
+                if (
+                    (event.type or "").upper() == body["type"].upper()
+                    and event.content == body["content"]
+                    and event.start_at == start
+                    and event.end_at == end
+                ):
+                    result = CalendarCreateResult(id=event.id, type=event.type, message=None)
+                    found.append(Candidate(id=event.id, created_at=None, value=result))
+            return found
+
+        def on_reconciled(what: str) -> None:
+            self._http.emit(
+                Event(
+                    kind=EventKind.RECONCILED,
+                    operation=request.operation,
+                    method="POST",
+                    url=self._http.url_for(request),
+                    reason=what,
+                )
+            )
+
+        async def known(calendar_id: Hashable) -> CalendarCreateResult:
+            return CalendarCreateResult(id=str(calendar_id), type=body["type"].upper(), message=None)
+
+        return await create_exactly_once(
+            send=send,
+            lookup=lookup,
+            id_of=lambda result: result.id,
+            ledger=self._ledger,
+            sent_at=datetime.now(UTC),
+            settings=self._reconcile,
+            dedupe_key=dedupe_key,
+            known=known,
+            on_reconciled=on_reconciled,
+        )
+
+    def _list_params(
+        self,
+        *,
+        lead_id: int | None,
+        start_time: datetime | str | None,
+        end_time: datetime | str | None,
+        start_time_ms: int | None,
+        end_time_ms: int | None,
+        time_zone_code: str | None,
+        include_finished: bool | None,
+        page_size: int | None,
+        sort: str | None,
+        desc: bool | None,
+        source_types: Sequence[int] | None,
+    ) -> dict[str, Any]:
+        if start_time is None and end_time is None and start_time_ms is None and end_time_ms is None:
+            raise ValidationError("start_time", None, "a start_time or end_time (Lofty requires at least one)")
+        return {
+            "leadId": None if lead_id is None else check_positive_id("lead_id", lead_id),
+            "startTime": None if start_time is None else wire_time("start_time", start_time),
+            "endTime": None if end_time is None else wire_time("end_time", end_time),
+            "startTimeMs": None if start_time_ms is None else _ms("start_time_ms", start_time_ms),
+            "endTimeMs": None if end_time_ms is None else _ms("end_time_ms", end_time_ms),
+            "timeZoneCode": None if time_zone_code is None else check_time_zone("time_zone_code", time_zone_code),
+            "includeFinished": include_finished,
+            "pageSize": None if page_size is None else check_int_range("page_size", page_size, 1, MAX_PAGE_SIZE),
+            "sort": sort,
+            "desc": desc,
+            "sourceType": None if source_types is None else ",".join(str(int(t)) for t in source_types),
+        }
+
+    async def list(
+        self,
+        *,
+        start_time: datetime | str | None = None,
+        end_time: datetime | str | None = None,
+        start_time_ms: int | None = None,
+        end_time_ms: int | None = None,
+        lead_id: int | None = None,
+        time_zone_code: str | None = None,
+        include_finished: bool | None = None,
+        page: int = 0,
+        page_size: int | None = None,
+        sort: str | None = None,
+        desc: bool | None = None,
+        source_types: Sequence[int] | None = None,
+    ) -> CalendarPage:
+        """One page of calendar events.
+
+        Source: GET /v2.0/calendar  (answers ``{"data": {"total", "page", "pageSize", "items"}}``)
+
+        Args:
+            start_time: Range start, aware ``datetime`` or ISO-8601 with offset.
+            end_time: Range end; at least one of the range bounds is required.
+            start_time_ms: Range start, epoch milliseconds.
+            end_time_ms: Range end, epoch milliseconds.
+            lead_id: Only this lead's events.
+            time_zone_code: IANA zone for the rendering.
+            include_finished: Include finished events (server default: no).
+            page: 0-based page number.
+            page_size: Events per page, 1 to 500.
+            sort: Sort field (server default ``startTime``).
+            desc: Descending (server default true).
+            source_types: Source type codes (sent comma-separated).
+
+        Raises:
+            ValidationError: no range bound, ``page`` < 0, ``page_size`` over 500 (nothing sent).
+        """
+        params = self._list_params(
+            lead_id=lead_id,
+            start_time=start_time,
+            end_time=end_time,
+            start_time_ms=start_time_ms,
+            end_time_ms=end_time_ms,
+            time_zone_code=time_zone_code,
+            include_finished=include_finished,
+            page_size=page_size,
+            sort=sort,
+            desc=desc,
+            source_types=source_types,
+        )
+        params["page"] = check_int_range("page", page, 0)
+        response = await self._http.send(
+            Request(
+                method="GET", path="/v2.0/calendar", operation="calendar.list", kind=RequestKind.READ, params=params
+            )
+        )
+        return structure(self._converter, envelope_key(response, "data"), CalendarPage, response)
+
+    async def iter(
+        self,
+        *,
+        start_time: datetime | str | None = None,
+        end_time: datetime | str | None = None,
+        start_time_ms: int | None = None,
+        end_time_ms: int | None = None,
+        lead_id: int | None = None,
+        time_zone_code: str | None = None,
+        include_finished: bool | None = None,
+        page_size: int = 100,
+        sort: str | None = None,
+        desc: bool | None = None,
+        source_types: Sequence[int] | None = None,
+    ) -> AsyncIterator[CalendarEvent]:
+        """Every calendar event in the range, page by page (see :meth:`list`).
+
+        Source: GET /v2.0/calendar (all pages)
+        """
+
+        async def fetch(number: int) -> tuple[builtins.list[CalendarEvent], bool]:
+            page = await self.list(
+                start_time=start_time,
+                end_time=end_time,
+                start_time_ms=start_time_ms,
+                end_time_ms=end_time_ms,
+                lead_id=lead_id,
+                time_zone_code=time_zone_code,
+                include_finished=include_finished,
+                page=number,
+                page_size=page_size,
+                sort=sort,
+                desc=desc,
+                source_types=source_types,
+            )
+            return page.items, (number + 1) * page_size < page.total
+
+        async for event in iter_pages(fetch, first_page=0):
+            yield event
+
+    async def update(
+        self,
+        calendar_id: str,
+        *,
+        content: str | None = None,
+        start_at: datetime | str | None = None,
+        end_at: datetime | str | None = None,
+        start_at_ms: int | datetime | None = None,
+        end_at_ms: int | datetime | None = None,
+        time_zone_code: str | None = None,
+        reminder_type: str | None = None,
+        reminder_time: str | None = None,
+        lead_id: int | None = None,
+        address: str | None = None,
+    ) -> str:
+        """Change some fields of an event; only the arguments given are sent.
+
+        Source: PUT /v2.0/calendar/{calendarId}  (answers ``{"message": ...}``)
+
+        Args:
+            calendar_id: The composite ID, verbatim (``"12345-task"``).
+            content: New description.
+            start_at: New start (string form wins over ``start_at_ms``); must be in the future.
+            end_at: New end.
+            start_at_ms: New start, epoch milliseconds.
+            end_at_ms: New end, epoch milliseconds.
+            time_zone_code: New IANA zone.
+            reminder_type: Reminder type (undocumented values, sent as given).
+            reminder_time: Reminder time (undocumented format, sent as given).
+            lead_id: Move the event to another lead.
+            address: New location (appointments).
+
+        Returns:
+            The server's message.
+
+        Raises:
+            ValidationError: bad ID, nothing to change, or a bad field (nothing sent).
+            BadRequestError: unknown ID or a past time (Lofty answers 400 ``20012``, not 404).
+        """
+        calendar_id = check_calendar_id(calendar_id)
+        body: dict[str, Any] = {}
+        if content is not None:
+            body["content"] = check_text("content", content)
+        if start_at is not None:
+            body["startAt"] = wire_time("start_at", start_at)
+        if end_at is not None:
+            body["endAt"] = wire_time("end_at", end_at)
+        if start_at_ms is not None:
+            body["startAtMs"] = _ms("start_at_ms", start_at_ms)
+        if end_at_ms is not None:
+            body["endAtMs"] = _ms("end_at_ms", end_at_ms)
+        if time_zone_code is not None:
+            body["timeZoneCode"] = check_time_zone("time_zone_code", time_zone_code)
+        if reminder_type is not None:
+            body["reminderType"] = check_text("reminder_type", reminder_type)
+        if reminder_time is not None:
+            body["reminderTime"] = check_text("reminder_time", reminder_time)
+        if lead_id is not None:
+            body["leadId"] = check_positive_id("lead_id", lead_id)
+        if address is not None:
+            body["address"] = check_text("address", address)
+        if not body:
+            raise ValidationError("update", {}, "at least one field to change")
+        start = _resolved(body.get("startAt"), body.get("startAtMs"))
+        end = _resolved(body.get("endAt"), body.get("endAtMs"))
+        if start is not None and end is not None and end < start:
+            raise ValidationError("end_at", body.get("endAt", body.get("endAtMs")), "a time at or after the start")
+        response = await self._http.send(
+            Request(
+                method="PUT",
+                path=f"/v2.0/calendar/{calendar_id}",
+                operation="calendar.update",
+                kind=RequestKind.IDEMPOTENT,
+                json=body,
+            )
+        )
+        return _message(response.data)
+
+    async def delete(self, calendar_id: str) -> str:
+        """Delete an event. Source: DELETE /v2.0/calendar/{calendarId}.
+
+        Raises:
+            ValidationError: not a composite calendar ID (nothing sent).
+            BadRequestError: unknown ID (400 ``20012``).
+        """
+        return await self._action(calendar_id, "DELETE", "", "calendar.delete")
+
+    async def finish(self, calendar_id: str) -> str:
+        """Mark an event completed. Source: POST /v2.0/calendar/{calendarId}/finish.
+
+        Raises:
+            ValidationError: not a composite calendar ID (nothing sent).
+            BadRequestError: unknown ID (400 ``20012``).
+        """
+        return await self._action(calendar_id, "POST", "/finish", "calendar.finish")
+
+    async def unfinish(self, calendar_id: str) -> str:
+        """Reopen a completed event. Source: POST /v2.0/calendar/{calendarId}/unfinish.
+
+        Raises:
+            ValidationError: not a composite calendar ID (nothing sent).
+            BadRequestError: unknown ID (400 ``20012``).
+        """
+        return await self._action(calendar_id, "POST", "/unfinish", "calendar.unfinish")
+
+    async def _action(self, calendar_id: str, method: str, suffix: str, operation: str) -> str:
+        calendar_id = check_calendar_id(calendar_id)
+        response = await self._http.send(
+            Request(
+                method=method,
+                path=f"/v2.0/calendar/{calendar_id}{suffix}",
+                operation=operation,
+                kind=RequestKind.IDEMPOTENT,
+            )
+        )
+        return _message(response.data)
+
+    async def available_meetings(
+        self,
+        *,
+        start_time: datetime | str | None = None,
+        end_time: datetime | str | None = None,
+        start_time_ms: int | None = None,
+        end_time_ms: int | None = None,
+        time_zone_code: str | None = None,
+        limit: int = 10,
+    ) -> AvailableMeetings:
+        """Free meeting slots between two times, earliest first.
+
+        Source: GET /v2.0/calendar/meetings/available
+
+        Args:
+            start_time: Range start (string form wins over ``start_time_ms``); must be in the future.
+            end_time: Range end; after the start, at most 90 days later.
+            start_time_ms: Range start, epoch milliseconds.
+            end_time_ms: Range end, epoch milliseconds.
+            time_zone_code: IANA zone for the rendering.
+            limit: Most slots listed (>= 1); ``total`` counts them all.
+
+        Raises:
+            ValidationError: a missing bound, end not after start, range over 90 days, or
+                ``limit`` < 1 (nothing sent).
+        """
+        params: dict[str, Any] = {
+            "startTime": None if start_time is None else wire_time("start_time", start_time),
+            "endTime": None if end_time is None else wire_time("end_time", end_time),
+            "startTimeMs": None if start_time_ms is None else _ms("start_time_ms", start_time_ms),
+            "endTimeMs": None if end_time_ms is None else _ms("end_time_ms", end_time_ms),
+            "timeZoneCode": None if time_zone_code is None else check_time_zone("time_zone_code", time_zone_code),
+            "limit": check_int_range("limit", limit, 1),
+        }
+        start = _resolved(params["startTime"], params["startTimeMs"])
+        end = _resolved(params["endTime"], params["endTimeMs"])
+        if start is None:
+            raise ValidationError("start_time", None, "start_time or start_time_ms (required)")
+        if end is None:
+            raise ValidationError("end_time", None, "end_time or end_time_ms (required)")
+        if end <= start:
+            raise ValidationError("end_time", params["endTime"] or params["endTimeMs"], "a time after the start")
+        if end - start > MAX_MEETING_RANGE:
+            raise ValidationError(
+                "end_time", params["endTime"] or params["endTimeMs"], "at most 90 days after the start"
+            )
+        response = await self._http.send(
+            Request(
+                method="GET",
+                path="/v2.0/calendar/meetings/available",
+                operation="calendar.available_meetings",
+                kind=RequestKind.READ,
+                params=params,
+            )
+        )
+        return structure(self._converter, envelope_key(response, "data"), AvailableMeetings, response)
+
+
+def _message(data: Any) -> str:
+    if isinstance(data, dict) and isinstance(data.get("message"), str):
+        return str(data["message"])
+    return ""
