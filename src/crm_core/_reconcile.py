@@ -29,8 +29,17 @@ from typing import Generic, Protocol, TypeVar
 import attrs
 
 from ._errors import APIError, APIResponseValidationError, Outcome, ReconciliationError
+from ._events import Event, EventKind
+from ._session import HTTPSession, Request, Response
 
-__all__ = ["Candidate", "CreateLedger", "DedupeStore", "ReconcileSettings", "create_exactly_once"]
+__all__ = [
+    "Candidate",
+    "CreateLedger",
+    "DedupeStore",
+    "ReconcileSettings",
+    "create_exactly_once",
+    "send_create_once",
+]
 
 T = TypeVar("T")
 IdT = TypeVar("IdT", bound=Hashable)
@@ -244,3 +253,51 @@ def _cannot_tell(error: APIError, why: str) -> ReconciliationError:
         operation=error.operation,
     )
     return failure
+
+
+async def send_create_once(
+    http: HTTPSession,
+    request: Request,
+    *,
+    decode: Callable[[Response], T],
+    lookup: Callable[[], Awaitable[list[Candidate[Hashable, T]]]],
+    id_of: Callable[[T], Hashable],
+    ledger: CreateLedger,
+    settings: ReconcileSettings,
+    sent_at: datetime,
+    dedupe_key: str | None = None,
+    known: Callable[[Hashable], Awaitable[T]] | None = None,
+    check_first: bool = False,
+) -> T:
+    """:func:`create_exactly_once` for one create request sent through ``http``.
+
+    Sends ``request`` and decodes the 2xx with ``decode``; reconciliation outcomes are emitted
+    as ``RECONCILED`` events on the session's hooks.
+    """
+
+    async def send() -> T:
+        return decode(await http.send(request))
+
+    def on_reconciled(what: str) -> None:
+        http.emit(
+            Event(
+                kind=EventKind.RECONCILED,
+                operation=request.operation,
+                method=request.method,
+                url=http.url_for(request),
+                reason=what,
+            )
+        )
+
+    return await create_exactly_once(
+        send=send,
+        lookup=lookup,
+        id_of=id_of,
+        ledger=ledger,
+        sent_at=sent_at,
+        settings=settings,
+        dedupe_key=dedupe_key,
+        known=known,
+        on_reconciled=on_reconciled,
+        check_first=check_first,
+    )

@@ -23,11 +23,12 @@ import enum
 import fnmatch
 import json
 import math
+import os
 import random
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -42,6 +43,7 @@ __all__ = [
     "FaultRule",
     "FixedWindowRateLimit",
     "LoggedRequest",
+    "StateLog",
     "ThreadedServer",
     "serve",
 ]
@@ -275,6 +277,40 @@ class FixedWindowRateLimit:
         if not allowed and self.retry_after:
             out["Retry-After"] = str(max(1, math.ceil(reset - now)))
         return allowed, out
+
+
+class StateLog:
+    """A crash-safe JSON-lines log of an emulator's changes, replayed on start.
+
+    Each change is one line ``{"op": ..., "record": ...}``, flushed and fsynced before the
+    emulator answers, so a write the client may not have heard about is still there after the
+    process running the sandbox is killed. A torn last line (the crash itself) is ignored.
+
+    Args:
+        path: The file (created on the first change).
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = path
+
+    def append(self, op: str, record: Mapping[str, Any]) -> None:
+        """Record one change durably."""
+        with open(self.path, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps({"op": op, "record": record}, ensure_ascii=False) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def replay(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Every recorded change, oldest first (nothing when the file does not exist)."""
+        if not os.path.exists(self.path):
+            return
+        with open(self.path, encoding="utf-8") as handle:
+            for line in handle:
+                try:
+                    entry = json.loads(line)
+                except json.JSONDecodeError:
+                    return  # a torn last line from a crash
+                yield entry["op"], entry["record"]
 
 
 class EmulatorError(Exception):

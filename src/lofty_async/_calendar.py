@@ -15,10 +15,10 @@ from typing import Any
 import attrs
 import cattrs
 
-from crm_core import Event, EventKind, HTTPSession, Request, RequestKind, ValidationError
+from crm_core import HTTPSession, Request, RequestKind, ValidationError
 from crm_core._decode import envelope_key, structure
 from crm_core._pagination import iter_pages
-from crm_core._reconcile import Candidate, CreateLedger, ReconcileSettings, create_exactly_once
+from crm_core._reconcile import Candidate, CreateLedger, ReconcileSettings, send_create_once
 from crm_core._validation import (
     check_choice,
     check_int_range,
@@ -28,6 +28,8 @@ from crm_core._validation import (
     to_aware_datetime,
     wire_time,
 )
+
+from ._tasks import message_of
 
 __all__ = [
     "CALENDAR_TYPES",
@@ -299,10 +301,6 @@ class Calendar:
         end = _resolved(body.get("endAt"), body.get("endAtMs"))
         assert start is not None and end is not None
 
-        async def send() -> CalendarCreateResult:
-            response = await self._http.send(request)
-            return structure(self._converter, envelope_key(response, "data"), CalendarCreateResult, response)
-
         async def lookup() -> builtins.list[Candidate[Hashable, CalendarCreateResult]]:
             found: builtins.list[Candidate[Hashable, CalendarCreateResult]] = []
             async for event in self.iter(
@@ -321,30 +319,22 @@ class Calendar:
                     found.append(Candidate(id=event.id, created_at=None, value=result))
             return found
 
-        def on_reconciled(what: str) -> None:
-            self._http.emit(
-                Event(
-                    kind=EventKind.RECONCILED,
-                    operation=request.operation,
-                    method="POST",
-                    url=self._http.url_for(request),
-                    reason=what,
-                )
-            )
-
         async def known(calendar_id: Hashable) -> CalendarCreateResult:
             return CalendarCreateResult(id=str(calendar_id), type=body["type"].upper(), message=None)
 
-        return await create_exactly_once(
-            send=send,
+        return await send_create_once(
+            self._http,
+            request,
+            decode=lambda response: structure(
+                self._converter, envelope_key(response, "data"), CalendarCreateResult, response
+            ),
             lookup=lookup,
             id_of=lambda result: result.id,
             ledger=self._ledger,
-            sent_at=datetime.now(UTC),
             settings=self._reconcile,
+            sent_at=datetime.now(UTC),
             dedupe_key=dedupe_key,
             known=known,
-            on_reconciled=on_reconciled,
         )
 
     def _list_params(
@@ -552,7 +542,7 @@ class Calendar:
                 json=body,
             )
         )
-        return _message(response.data)
+        return message_of(response.data)
 
     async def delete(self, calendar_id: str) -> str:
         """Delete an event. Source: DELETE /v2.0/calendar/{calendarId}.
@@ -591,7 +581,7 @@ class Calendar:
                 kind=RequestKind.IDEMPOTENT,
             )
         )
-        return _message(response.data)
+        return message_of(response.data)
 
     async def available_meetings(
         self,
@@ -649,9 +639,3 @@ class Calendar:
             )
         )
         return structure(self._converter, envelope_key(response, "data"), AvailableMeetings, response)
-
-
-def _message(data: Any) -> str:
-    if isinstance(data, dict) and isinstance(data.get("message"), str):
-        return str(data["message"])
-    return ""

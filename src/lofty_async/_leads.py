@@ -12,8 +12,6 @@ import attrs
 import cattrs
 
 from crm_core import (
-    Event,
-    EventKind,
     HTTPSession,
     Outcome,
     ReconciliationError,
@@ -22,7 +20,7 @@ from crm_core import (
     ValidationError,
 )
 from crm_core._decode import envelope_key, structure
-from crm_core._reconcile import Candidate, CreateLedger, ReconcileSettings, create_exactly_once
+from crm_core._reconcile import Candidate, CreateLedger, ReconcileSettings, send_create_once
 from crm_core._validation import check_choice, check_int_range, check_positive_id, check_text
 
 from ._lead_models import (
@@ -246,10 +244,6 @@ class Leads:
         )
         sent_at = datetime.now(UTC)
 
-        async def send() -> int:
-            response = await self._http.send(request)
-            return int(envelope_key(response, "leadId"))
-
         async def lookup() -> builtins.list[Candidate[Hashable, int]]:
             if payload.emails:
                 page = await self.list(email=payload.emails[0], precise_search=True, limit=100)
@@ -268,30 +262,20 @@ class Leads:
                 if lead.lead_id is not None and lead.first_name == payload.first_name
             ]
 
-        def on_reconciled(what: str) -> None:
-            self._http.emit(
-                Event(
-                    kind=EventKind.RECONCILED,
-                    operation=request.operation,
-                    method="POST",
-                    url=self._http.url_for(request),
-                    reason=what,
-                )
-            )
-
         async def known(lead_id: Hashable) -> int:
             return int(str(lead_id))
 
-        return await create_exactly_once(
-            send=send,
+        return await send_create_once(
+            self._http,
+            request,
+            decode=lambda response: int(envelope_key(response, "leadId")),
             lookup=lookup,
             id_of=lambda lead_id: lead_id,
             ledger=self._ledger,
-            sent_at=sent_at,
             settings=self._reconcile,
+            sent_at=sent_at,
             dedupe_key=dedupe_key,
             known=known,
-            on_reconciled=on_reconciled,
         )
 
     async def get(self, lead_id: int, *, with_trash: bool = False) -> Lead:

@@ -25,8 +25,6 @@ import cattrs
 
 from crm_core import (
     BulkSummary,
-    Event,
-    EventKind,
     HTTPSession,
     Request,
     RequestKind,
@@ -36,7 +34,7 @@ from crm_core import (
 from crm_core._bulk import CreateOptions, bulk_create
 from crm_core._decode import envelope_key, structure
 from crm_core._journal import Journal
-from crm_core._reconcile import Candidate, CreateLedger, ReconcileSettings, create_exactly_once
+from crm_core._reconcile import Candidate, CreateLedger, ReconcileSettings, send_create_once
 from crm_core._validation import (
     check_choice,
     check_int_range,
@@ -325,11 +323,6 @@ class Tasks:
             sent_at: When it was first sent (aware); default now.
         """
         request = create_request(payload, self._converter)
-        sent_at = sent_at or datetime.now(UTC)
-
-        async def send() -> int:
-            response = await self._http.send(request)
-            return int(envelope_key(response, "taskId"))
 
         async def lookup() -> builtins.list[Candidate[Hashable, int]]:
             tasks = await self.list(lead_id=payload.lead_id)
@@ -342,27 +335,17 @@ class Tasks:
         async def known(task_id: Hashable) -> int:
             return int(str(task_id))
 
-        def on_reconciled(what: str) -> None:
-            self._http.emit(
-                Event(
-                    kind=EventKind.RECONCILED,
-                    operation=request.operation,
-                    method=request.method,
-                    url=self._http.url_for(request),
-                    reason=what,
-                )
-            )
-
-        return await create_exactly_once(
-            send=send,
+        return await send_create_once(
+            self._http,
+            request,
+            decode=lambda response: int(envelope_key(response, "taskId")),
             lookup=lookup,
             id_of=lambda task_id: task_id,
             ledger=ledger or self._ledger,
-            sent_at=sent_at,
             settings=self._reconcile,
+            sent_at=sent_at or datetime.now(UTC),
             dedupe_key=dedupe_key,
             known=known,
-            on_reconciled=on_reconciled,
             check_first=check_first,
         )
 
@@ -438,7 +421,7 @@ class Tasks:
                 json=self._converter.unstructure(body),
             )
         )
-        return _message(response.data)
+        return message_of(response.data)
 
     async def delete(self, task_id: int) -> str:
         """Delete a task or appointment.
@@ -482,7 +465,7 @@ class Tasks:
         response = await self._http.send(
             Request(method=method, path=_task_path(task_id, suffix), operation=operation, kind=RequestKind.IDEMPOTENT)
         )
-        return _message(response.data)
+        return message_of(response.data)
 
     async def my_tasks(
         self,
@@ -594,7 +577,8 @@ class Tasks:
         )
 
 
-def _message(data: Any) -> str:
+def message_of(data: Any) -> str:
+    """The ``message`` of a ``{"message": ...}`` answer ("" when absent)."""
     if isinstance(data, dict) and isinstance(data.get("message"), str):
         return str(data["message"])
     return ""

@@ -20,7 +20,7 @@ from aiohttp import web
 
 from crm_core import HTTPSession, Request, RequestKind, ValidationError
 from crm_core._decode import structure
-from crm_core._reconcile import Candidate, CreateLedger, ReconcileSettings, create_exactly_once
+from crm_core._reconcile import Candidate, CreateLedger, ReconcileSettings, send_create_once
 from crm_core._validation import check_int_range, check_positive_id, check_text
 
 __all__ = [
@@ -229,10 +229,6 @@ class Webhooks:
             method="POST", path="/v1.0/webhook", operation="webhooks.subscribe", kind=RequestKind.CREATE, json=body
         )
 
-        async def send() -> Webhook:
-            response = await self._http.send(request)
-            return structure(self._converter, response.data, Webhook, response)
-
         async def lookup() -> builtins.list[Candidate[Hashable, Webhook]]:
             return [
                 Candidate(id=hook.subscribe_id, created_at=None, value=hook)
@@ -240,13 +236,15 @@ class Webhooks:
                 if hook.list_id == list_id and hook.callback_url == url
             ]
 
-        return await create_exactly_once(
-            send=send,
+        return await send_create_once(
+            self._http,
+            request,
+            decode=lambda response: structure(self._converter, response.data, Webhook, response),
             lookup=lookup,
             id_of=lambda hook: hook.subscribe_id,
             ledger=self._ledger,
-            sent_at=datetime.now(UTC),
             settings=self._reconcile,
+            sent_at=datetime.now(UTC),
         )
 
     async def list(self) -> builtins.list[Webhook]:

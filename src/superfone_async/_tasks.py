@@ -10,12 +10,12 @@ from typing import Any
 import attrs
 import cattrs
 
-from crm_core import BulkSummary, Event, EventKind, HTTPSession, Request, RequestKind, RowResult, ValidationError
+from crm_core import BulkSummary, HTTPSession, Request, RequestKind, RowResult, ValidationError
 from crm_core._bulk import CreateOptions, bulk_create
 from crm_core._decode import structure
 from crm_core._journal import Journal
 from crm_core._pagination import iter_pages
-from crm_core._reconcile import Candidate, CreateLedger, ReconcileSettings, create_exactly_once
+from crm_core._reconcile import Candidate, CreateLedger, ReconcileSettings, send_create_once
 from crm_core._validation import check_choice, check_int_range, check_positive_id, check_text, to_aware_datetime
 
 from ._models import Page, Task
@@ -188,10 +188,6 @@ class Tasks:
         sent_at = sent_at or datetime.fromtimestamp(self._http.clock.time(), UTC)
         due = to_aware_datetime("due_date", payload.due_date)
 
-        async def send() -> Task:
-            response = await self._http.send(request)
-            return structure(self._converter, response.data, Task, response)
-
         async def lookup() -> builtins.list[Candidate[Hashable, Task]]:
             threshold = sent_at.timestamp() - self._reconcile.skew
             found: builtins.list[Candidate[Hashable, Task]] = []
@@ -202,33 +198,23 @@ class Tasks:
                     found.append(Candidate(id=task.id, created_at=task.created_at, value=task))
             return found
 
-        def on_reconciled(what: str) -> None:
-            self._http.emit(
-                Event(
-                    kind=EventKind.RECONCILED,
-                    operation=request.operation,
-                    method=request.method,
-                    url=self._http.url_for(request),
-                    reason=what,
-                )
-            )
-
         async def known(task_id: Hashable) -> Task:
             async for task in self.iter(payload.lead_id):
                 if task.id == task_id:
                     return task
             raise ValidationError("dedupe_key", dedupe_key, "a key whose task still exists")
 
-        return await create_exactly_once(
-            send=send,
+        return await send_create_once(
+            self._http,
+            request,
+            decode=lambda response: structure(self._converter, response.data, Task, response),
             lookup=lookup,
             id_of=lambda task: task.id,
             ledger=ledger or self._ledger,
-            sent_at=sent_at,
             settings=self._reconcile,
+            sent_at=sent_at,
             dedupe_key=dedupe_key,
             known=known,
-            on_reconciled=on_reconciled,
             check_first=check_first,
         )
 

@@ -42,6 +42,7 @@ from crm_core.emulator import (
     EmulatorError,
     FaultPlan,
     FixedWindowRateLimit,
+    StateLog,
     serve,
 )
 
@@ -205,9 +206,9 @@ class LoftyEmulator:
             api_prefix="/v",
             authenticate=self._authenticate,
         )
-        self._state_path = state_path
-        if state_path is not None and os.path.exists(state_path):
-            self._replay(state_path)
+        self._state = None if state_path is None else StateLog(state_path)
+        if self._state is not None:
+            self._replay()
 
     # -- state ----------------------------------------------------------------------------
 
@@ -255,29 +256,20 @@ class LoftyEmulator:
         return sorted((t for t in self.tasks.values() if t["leadId"] == lead_id), key=lambda t: t["id"])
 
     def _log(self, op: str, record: dict[str, Any]) -> None:
-        if self._state_path is None:
-            return
-        with open(self._state_path, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps({"op": op, "record": record}, ensure_ascii=False) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
+        if self._state is not None:
+            self._state.append(op, record)
 
-    def _replay(self, path: str | os.PathLike[str]) -> None:
+    def _replay(self) -> None:
+        assert self._state is not None
         last_id = _FIRST_TASK_ID - 7
-        with open(path, encoding="utf-8") as handle:
-            for line in handle:
-                try:
-                    entry = json.loads(line)
-                except json.JSONDecodeError:
-                    break  # a torn last line from a crash
-                record = entry["record"]
-                if entry["op"] == "lead":
-                    self.leads[record["leadId"]] = record
-                elif entry["op"] == "put":
-                    self.tasks[record["id"]] = record
-                    last_id = max(last_id, record["id"])
-                elif entry["op"] == "delete":
-                    self.tasks.pop(record["id"], None)
+        for op, record in self._state.replay():
+            if op == "lead":
+                self.leads[record["leadId"]] = record
+            elif op == "put":
+                self.tasks[record["id"]] = record
+                last_id = max(last_id, record["id"])
+            elif op == "delete":
+                self.tasks.pop(record["id"], None)
         self._ids = itertools.count(last_id + 7, 7)
 
     def authorize(self, client_id: str, *, redirect_uri: str | None = None, code_challenge: str | None = None) -> str:
@@ -300,9 +292,53 @@ class LoftyEmulator:
         self._log("lead", record)
         self.leads[record["leadId"]] = record
 
-    def next_task_id(self) -> int:
-        """A new ID in the shared task/appointment ID space."""
-        return next(self._ids)
+    def new_task_record(
+        self,
+        *,
+        lead: dict[str, Any],
+        kind: str,
+        content: str,
+        role: str,
+        start: datetime | None,
+        end: datetime,
+        zone: str,
+        address: str | None,
+    ) -> dict[str, Any]:
+        """A new task or appointment record (``kind`` ``"Appointment"``), with a fresh ID in the
+        shared task/appointment ID space. Not stored: pass it to :meth:`put_task`."""
+        stamp = _gmt(datetime.fromtimestamp(self.clock(), UTC))
+        user = self.users[self.user_id]
+        return {
+            "id": next(self._ids),
+            "leadId": lead["leadId"],
+            "creatorId": self.user_id,
+            "content": content,
+            "type": kind,
+            "startAt": _gmt(start) if start is not None else None,
+            "endAt": _gmt(end),
+            "timeZoneCode": zone,
+            "allDay": False,
+            "finishFlag": False,
+            "overdueFlag": False,
+            "finishTime": None,
+            "createTime": stamp,
+            "lastUpdate": stamp,
+            "leadName": f"{lead['firstName']} {lead['lastName']}",
+            "leadEmail": lead["emails"][0] if lead["emails"] else None,
+            "leadPhone": lead["phones"][0] if lead["phones"] else None,
+            "leadFirstName": lead["firstName"],
+            "leadLastName": lead["lastName"],
+            "reminderType": 0,
+            "assignedRole": role,
+            "assignedUser": f"{user['firstName']} {user['lastName']}",
+            "teamId": _TEAM_ID,
+            "assignedUserId": self.user_id,
+            "pipelineId": lead["_pipelineId"],
+            "leadUserId": lead["leadUserId"],
+            "address": address,
+            "_end": end.timestamp(),
+            "_start": start.timestamp() if start is not None else None,
+        }
 
     def put_task(self, record: dict[str, Any]) -> None:
         """Store a task or appointment record (logged to the state file)."""
@@ -427,40 +463,17 @@ class LoftyEmulator:
         lead = self.leads.get(lead_id)
         if lead is None:
             raise _error(400, 20017, f"PERMISSION_DENIED: no manage permission on lead {lead_id}")
-        now = self.clock()
-        stamp = _gmt(datetime.fromtimestamp(now, UTC))
-        task_id = next(self._ids)
-        record: dict[str, Any] = {
-            "id": task_id,
-            "leadId": lead_id,
-            "creatorId": self.user_id,
-            "content": body["content"],
-            "type": kind,
-            "startAt": _gmt(start) if start is not None else None,
-            "endAt": _gmt(end),
-            "timeZoneCode": zone,
-            "allDay": False,
-            "finishFlag": False,
-            "overdueFlag": False,
-            "finishTime": None,
-            "createTime": stamp,
-            "lastUpdate": stamp,
-            "leadName": f"{lead['firstName']} {lead['lastName']}",
-            "leadEmail": lead["emails"][0],
-            "leadPhone": lead["phones"][0],
-            "leadFirstName": lead["firstName"],
-            "leadLastName": lead["lastName"],
-            "reminderType": 0,
-            "assignedRole": body["assignedRole"],
-            "assignedUser": "Sandbox Agent",
-            "teamId": _TEAM_ID,
-            "assignedUserId": self.user_id,
-            "pipelineId": lead["_pipelineId"],
-            "leadUserId": lead["leadUserId"],
-            "address": body.get("address"),
-            "_end": end.timestamp(),
-            "_start": start.timestamp() if start is not None else None,
-        }
+        record = self.new_task_record(
+            lead=lead,
+            kind=kind,
+            content=body["content"],
+            role=body["assignedRole"],
+            start=start,
+            end=end,
+            zone=zone,
+            address=body.get("address"),
+        )
+        task_id = record["id"]
         self._put(record)
         return web.json_response({"taskId": task_id})
 

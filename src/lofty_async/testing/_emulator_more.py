@@ -21,6 +21,8 @@ from aiohttp import web
 
 from crm_core.emulator import EmulatorError
 
+from .._leads import LEAD_SORTS
+
 if TYPE_CHECKING:
     from ._emulator import LoftyEmulator
 
@@ -30,33 +32,6 @@ _TASK_WAYS = ("Call", "Email", "Text", "Other")
 _V1_TYPES = ("Other", "Call", "Email", "Text")
 _ROLES = ("Agent", "Assistant")
 _LEAD_TYPES = {-1, 1, 2, 5, 6, 7, 8, 9}
-_SORTS = {
-    "Default",
-    "LastContact",
-    "LastCall",
-    "LastEmail",
-    "LastActivity",
-    "CreateTime",
-    "Inquries",
-    "DeleteTime",
-    "AssignTime",
-    "Score",
-    "Activity",
-    "Communication",
-    "HasDrip",
-    "HasAlert",
-    "Task",
-    "Lender",
-    "ActivitySearch",
-    "ActivityViews",
-    "ActivityFavorites",
-    "DripStatus",
-    "DripOpenRate",
-    "AlertFrequency",
-    "AlertOpenRate",
-    "SCOREV2",
-    "SmartPlanStatus",
-}
 _LEAD_FIELDS = (
     "cannotText",
     "cannotCall",
@@ -225,53 +200,6 @@ def _by_calendar_id(em: LoftyEmulator, request: web.Request) -> dict[str, Any]:
     return record
 
 
-def _new_task(
-    em: LoftyEmulator,
-    *,
-    lead: dict[str, Any],
-    kind: str,
-    content: str,
-    role: str,
-    start: datetime | None,
-    end: datetime,
-    zone: str,
-    address: str | None,
-) -> dict[str, Any]:
-    stamp = _gmt(_now(em))
-    user = em.users[em.user_id]
-    return {
-        "id": em.next_task_id(),
-        "leadId": lead["leadId"],
-        "creatorId": em.user_id,
-        "content": content,
-        "type": kind,
-        "startAt": _gmt(start) if start is not None else None,
-        "endAt": _gmt(end),
-        "timeZoneCode": zone,
-        "allDay": False,
-        "finishFlag": False,
-        "overdueFlag": False,
-        "finishTime": None,
-        "createTime": stamp,
-        "lastUpdate": stamp,
-        "leadName": f"{lead['firstName']} {lead['lastName']}",
-        "leadEmail": lead["emails"][0],
-        "leadPhone": lead["phones"][0],
-        "leadFirstName": lead["firstName"],
-        "leadLastName": lead["lastName"],
-        "reminderType": 0,
-        "assignedRole": role,
-        "assignedUser": f"{user['firstName']} {user['lastName']}",
-        "teamId": lead["teamId"],
-        "assignedUserId": em.user_id,
-        "pipelineId": lead["_pipelineId"],
-        "leadUserId": lead["leadUserId"],
-        "address": address,
-        "_end": end.timestamp(),
-        "_start": start.timestamp() if start is not None else None,
-    }
-
-
 def _calendar(em: LoftyEmulator, app: web.Application) -> None:
     async def create(request: web.Request) -> web.Response:
         body = await _json(request)
@@ -301,8 +229,7 @@ def _calendar(em: LoftyEmulator, app: web.Application) -> None:
         lead = em.leads.get(body["leadId"]) if isinstance(body["leadId"], int) else None
         if lead is None or lead["_trash"]:
             raise _error(400, 20017, f"PERMISSION_DENIED: no manage permission on lead {body['leadId']}")
-        record = _new_task(
-            em,
+        record = em.new_task_record(
             lead=lead,
             kind="Appointment" if kind == "APPOINTMENT" else body["taskWay"],
             content=body["content"],
@@ -527,8 +454,7 @@ def _v1(em: LoftyEmulator, app: web.Application) -> None:
         if lead is None:
             raise _error(400, 20017, "PERMISSION_DENIED: no manage permission on the lead")
         end = datetime.fromtimestamp(body["deadline"] / 1000, UTC)
-        record = _new_task(
-            em,
+        record = em.new_task_record(
             lead=lead,
             kind=body["type"],
             content=body["content"],
@@ -728,7 +654,7 @@ def _leads(em: LoftyEmulator, app: web.Application) -> None:
         if offset < 0:
             raise _invalid("offset must be >= 0")
         sort = q.get("sort")
-        if sort and sort not in _SORTS:
+        if sort and sort not in LEAD_SORTS:
             raise _invalid(f"sort {sort!r} is not supported")
         filters = {k: v for k, v in q.items() if k not in ("limit", "offset", "scrollId")}
         if q.get("scrollId"):

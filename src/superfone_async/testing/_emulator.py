@@ -34,7 +34,7 @@ from typing import Any
 
 from aiohttp import web
 
-from crm_core.emulator import CORE_KEY, EmulatorCore, EmulatorError, FaultPlan, FixedWindowRateLimit, serve
+from crm_core.emulator import CORE_KEY, EmulatorCore, EmulatorError, FaultPlan, FixedWindowRateLimit, StateLog, serve
 
 __all__ = ["SANDBOX_API_KEY", "SuperfoneEmulator", "sandbox_lead_ids", "sandbox_lead_phone"]
 
@@ -236,9 +236,9 @@ class SuperfoneEmulator:
             api_prefix="/enterprise/",
             authenticate=self._authenticate,
         )
-        self._state_path = state_path
-        if state_path is not None and os.path.exists(state_path):
-            self._replay(state_path)
+        self._state = None if state_path is None else StateLog(state_path)
+        if self._state is not None:
+            self._replay()
 
     # -- state ----------------------------------------------------------------------------
 
@@ -301,28 +301,19 @@ class SuperfoneEmulator:
         return [t for t in self.lead_tasks(lead_id) if t["task_status"] == "PENDING"]
 
     def _log(self, op: str, record: dict[str, Any]) -> None:
-        if self._state_path is None:
-            return
-        with open(self._state_path, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps({"op": op, "record": record}, ensure_ascii=False) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
+        if self._state is not None:
+            self._state.append(op, record)
 
-    def _replay(self, path: str | os.PathLike[str]) -> None:
+    def _replay(self) -> None:
+        assert self._state is not None
         last_task, last_lead = 4566, 90_000
-        with open(path, encoding="utf-8") as handle:
-            for line in handle:
-                try:
-                    entry = json.loads(line)
-                except json.JSONDecodeError:
-                    break  # a torn last line from a crash
-                record = entry["record"]
-                if entry["op"] == "task":
-                    self.tasks[record["id"]] = record
-                    last_task = max(last_task, record["id"])
-                elif entry["op"] == "lead":
-                    self.leads[record["id"]] = record
-                    last_lead = max(last_lead, record["id"])
+        for op, record in self._state.replay():
+            if op == "task":
+                self.tasks[record["id"]] = record
+                last_task = max(last_task, record["id"])
+            elif op == "lead":
+                self.leads[record["id"]] = record
+                last_lead = max(last_lead, record["id"])
         self._task_ids = itertools.count(last_task + 1)
         self._lead_ids = itertools.count(last_lead + 1)
 
