@@ -11,8 +11,15 @@ import lofty_async
 import superfone_async
 
 RESOURCES = [
-    lofty_async.Tasks, lofty_async.Calendar, lofty_async.Leads, lofty_async.Webhooks, lofty_async.TasksV1,
-    lofty_async.AppointmentsV1, superfone_async.Tasks, superfone_async.Leads, superfone_async.Catalog,
+    lofty_async.Tasks,
+    lofty_async.Calendar,
+    lofty_async.Leads,
+    lofty_async.Webhooks,
+    lofty_async.TasksV1,
+    lofty_async.AppointmentsV1,
+    superfone_async.Tasks,
+    superfone_async.Leads,
+    superfone_async.Catalog,
 ]
 SOURCE = re.compile(r"Source: (GET|POST|PUT|DELETE) (/|\{)")
 
@@ -28,7 +35,7 @@ def test_public_methods_name_their_source(resource: type) -> None:
 
 @pytest.mark.parametrize("package", [lofty_async, superfone_async], ids=lambda p: p.__name__)
 def test_public_names_are_documented(package: object) -> None:
-    for name in getattr(package, "__all__"):
+    for name in package.__all__:  # type: ignore[attr-defined]
         value = getattr(package, name)
         if inspect.isclass(value) or inspect.isfunction(value):
             assert inspect.getdoc(value), f"{package!r}.{name} has no docstring"

@@ -188,7 +188,8 @@ async def run_import(
     writer.writerow(["row", "status", target.id_label, "field", "error"])
     earlier = 0
     summary = BulkSummary()
-    bar = tqdm(total=total, unit="row", disable=not progress, file=sys.stderr, dynamic_ncols=True)
+    # disable=None: on when stderr is a terminal, off in logs and pipes.
+    bar = tqdm(total=total, unit="row", disable=None if progress else True, file=sys.stderr, dynamic_ncols=True)
 
     def write(result: RowResult[Any]) -> None:
         nonlocal earlier
