@@ -7,6 +7,7 @@ execution and the emulator base. It imports neither SDK.
 import logging
 
 from ._bulk import BulkSummary, RowResult, RowStatus, run_bulk
+from ._client import RateLimit
 from ._clock import Clock, FakeClock, SystemClock
 from ._concurrency import ConcurrencyLimiter
 from ._converter import format_datetime, make_converter, parse_datetime, snake_to_camel
@@ -29,6 +30,7 @@ from ._errors import (
     error_class_for_status,
 )
 from ._events import Event, EventHook, EventKind
+from ._journal import Journal, JournalMismatchError
 from ._ratelimit import (
     AIMDConfig,
     LimiterSnapshot,
@@ -38,6 +40,7 @@ from ._ratelimit import (
     parse_rate_limit_reset,
     parse_retry_after,
 )
+from ._reconcile import CreateLedger, ReconcileSettings
 from ._retry import RequestKind, RetryBudget, RetryPolicy
 from ._session import Auth, Dialect, HTTPSession, Request, Response, StaticAuth
 
@@ -57,20 +60,25 @@ __all__ = [
     "BulkSummary",
     "Clock",
     "ConcurrencyLimiter",
+    "CreateLedger",
     "Dialect",
     "Event",
     "EventHook",
     "EventKind",
     "FakeClock",
     "HTTPSession",
+    "Journal",
+    "JournalMismatchError",
     "LimiterSnapshot",
     "LimiterState",
     "LocalRateLimiter",
     "NotFoundError",
     "Outcome",
     "PermissionDeniedError",
+    "RateLimit",
     "RateLimitError",
     "RateLimiter",
+    "ReconcileSettings",
     "ReconciliationError",
     "Request",
     "RequestKind",

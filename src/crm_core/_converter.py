@@ -169,8 +169,3 @@ def _must(value: datetime | None) -> datetime:
     if value is None:
         raise ValueError("a timestamp is required here, got an empty value")
     return value
-
-
-def type_hints(cls: type[Any]) -> dict[str, Any]:
-    """Resolved annotations of an attrs class (for tests that compare models to a spec)."""
-    return typing.get_type_hints(cls)
