@@ -75,26 +75,27 @@ class CLISpec:
     sandbox_credentials: str
 
 
-def parse_rate(text: str) -> FixedWindowRateLimit | None:
-    """``"100/60"`` -> 100 requests per 60 s window; ``"off"`` -> no limit."""
+def _split_rate(text: str) -> tuple[float, float] | None:
+    """``"100/60"`` -> ``(100.0, 60.0)``; ``"off"`` -> ``None``; the window defaults to 60 s."""
     if text.strip().lower() in ("off", "none", "0"):
         return None
     requests, _, window = text.partition("/")
     try:
-        return FixedWindowRateLimit(limit=int(requests), window=float(window or 60))
+        return float(requests), float(window or 60)
     except ValueError:
         raise click.BadParameter(f"{text!r}: expected REQUESTS/SECONDS such as 100/60, or off") from None
+
+
+def parse_rate(text: str) -> FixedWindowRateLimit | None:
+    """The emulator's limit: ``"100/60"`` -> 100 requests per 60 s window; ``"off"`` -> none."""
+    rate = _split_rate(text)
+    return None if rate is None else FixedWindowRateLimit(limit=int(rate[0]), window=rate[1])
 
 
 def parse_client_rate(text: str) -> RateLimit | None:
-    """``"5/1"`` -> a fixed client-side bucket of 5 requests per second; ``"off"`` -> none."""
-    if text.strip().lower() in ("off", "none", "0"):
-        return None
-    requests, _, window = text.partition("/")
-    try:
-        return RateLimit(requests=float(requests), window=float(window or 60))
-    except ValueError:
-        raise click.BadParameter(f"{text!r}: expected REQUESTS/SECONDS such as 100/60, or off") from None
+    """The client's bucket: ``"5/1"`` -> 5 requests per second; ``"off"`` -> none."""
+    rate = _split_rate(text)
+    return None if rate is None else RateLimit(requests=rate[0], window=rate[1])
 
 
 def make_cli(spec: CLISpec) -> click.Group:

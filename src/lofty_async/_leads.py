@@ -136,11 +136,10 @@ def check_lead_fields(fields: Mapping[str, Any], *, creating: bool) -> None:
     """
     if creating:
         check_text("first_name", fields.get("first_name"))
-    for name in ("emails",):
-        if fields.get(name) is not None:
-            for email in _strings(name, fields[name]):
-                if "@" not in email:
-                    raise ValidationError(name, email, "email addresses")
+    if fields.get("emails") is not None:
+        for email in _strings("emails", fields["emails"]):
+            if "@" not in email:
+                raise ValidationError("emails", email, "email addresses")
     if fields.get("phones") is not None:
         _strings("phones", fields["phones"], max_length=20)
     if fields.get("lead_types") is not None:

@@ -24,7 +24,6 @@ __all__ = ["CREATE_FIELDS", "TASK_TYPES", "TaskCreate", "Tasks", "build_task_cre
 
 TASK_TYPES = ("FOLLOW_UP_CALL", "FIRST_CALL", "CALLBACK_REQUEST", "SITE_VISIT", "REMINDER", "BOOKING")
 """Values of ``type`` on create."""
-NON_REMINDER_TYPES = tuple(t for t in TASK_TYPES if t != "REMINDER")
 CREATE_FIELDS = ("lead_id", "type", "due_date", "notify_at", "customer_note")
 """The arguments of :meth:`Tasks.create` (``lead_id`` is the path parameter)."""
 MAX_PAGE_SIZE = 20

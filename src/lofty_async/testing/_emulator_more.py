@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import math
 import secrets
 import zoneinfo
 from collections.abc import Awaitable, Callable
@@ -933,8 +932,3 @@ def _oauth(em: LoftyEmulator, app: web.Application) -> None:
 
     app.router.add_post("/oauth/token", token)
     app.router.add_post("/api/user-web/oauth/token", token)
-
-
-def token_lifetime_left(em: LoftyEmulator, token: str) -> float:
-    """Seconds an issued access token still lives (negative when expired)."""
-    return em.issued_tokens.get(token, -math.inf) - em.clock()
