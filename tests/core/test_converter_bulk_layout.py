@@ -23,7 +23,7 @@ from crm_core import (
     run_bulk,
 )
 
-SRC = Path(__file__).resolve().parents[2] / "src"
+SRC = Path(__file__).resolve().parents[2]
 
 
 @attrs.frozen(kw_only=True)
