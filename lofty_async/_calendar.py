@@ -10,13 +10,15 @@ import builtins
 import re
 from collections.abc import AsyncIterator, Hashable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import attrs
 import cattrs
 
-from crm_core import HTTPSession, Request, RequestKind, ValidationError
+from crm_core import HTTPSession, Request, RequestKind, Response, ValidationError
+from crm_core._converter import same_instant_at_precision
 from crm_core._decode import envelope_key, structure
+from crm_core._options import Transport
 from crm_core._pagination import iter_pages
 from crm_core._reconcile import Candidate, CreateLedger, ReconcileSettings, send_create_once
 from crm_core._validation import (
@@ -29,6 +31,7 @@ from crm_core._validation import (
     wire_time,
 )
 
+from ._ids import unusable
 from ._tasks import message_of
 
 __all__ = [
@@ -161,6 +164,40 @@ def _resolved(text: str | None, ms: int | None) -> datetime | None:
     return None
 
 
+STORED_PRECISION = timedelta(seconds=1)
+"""Lofty keeps calendar times in whole seconds (read back as ``...:00GMT`` / whole ``*Ms``)."""
+
+
+def _same_time(sent: datetime, text: datetime | None, ms: int | None) -> bool:
+    if text is not None:
+        return same_instant_at_precision(sent, text, precision=STORED_PRECISION)
+    if ms is not None:
+        return same_instant_at_precision(sent, datetime.fromtimestamp(ms / 1000, UTC), precision=STORED_PRECISION)
+    return False
+
+
+def matches_calendar_create(event: CalendarEvent, *, kind: str, content: str, start: datetime, end: datetime) -> bool:
+    """Whether ``event`` is the record a create of ``kind``/``content``/``start``/``end`` makes.
+
+    Times compare at Lofty's stored precision (whole seconds; truncated or rounded, as the
+    docs do not say which: [GAP]), whatever offset they were sent with. The string time wins
+    over the ``*Ms`` one, as on the way in.
+    """
+    return (
+        (event.type or "").upper() == kind.upper()
+        and event.content == content
+        and _same_time(start, event.start_at, event.start_at_ms)
+        and _same_time(end, event.end_at, event.end_at_ms)
+    )
+
+
+def _created(response: Response, converter: cattrs.Converter) -> CalendarCreateResult:
+    result = structure(converter, envelope_key(response, "data"), CalendarCreateResult, response)
+    if not _CALENDAR_ID.match(result.id):
+        raise unusable(response, f"data.id={result.id!r} is not a calendar ID such as '12345-task'")
+    return result
+
+
 def build_calendar_create(
     *,
     type: object,
@@ -225,16 +262,22 @@ def build_calendar_create(
     return body
 
 
+@attrs.frozen(kw_only=True)
 class Calendar:
-    """Lofty Calendar V2 (tasks and appointments). Reach it as ``client.calendar``."""
+    """Lofty Calendar V2 (tasks and appointments). Reach it as ``client.calendar``.
 
-    def __init__(
-        self, http: HTTPSession, converter: cattrs.Converter, *, ledger: CreateLedger, reconcile: ReconcileSettings
-    ) -> None:
-        self._http = http
-        self._converter = converter
-        self._ledger = ledger
-        self._reconcile = reconcile
+    Attributes:
+        session: Sends the requests (the client's session, or a view from
+            ``client.with_options``).
+        converter: The client's cattrs converter (wire <-> models).
+        ledger: Records already created (exactly-once creates, ``dedupe_key``).
+        reconcile: Reconciliation settings for ambiguous creates.
+    """
+
+    session: Transport
+    converter: cattrs.Converter
+    ledger: CreateLedger
+    reconcile: ReconcileSettings
 
     async def create(
         self,
@@ -309,12 +352,7 @@ class Calendar:
                 end_time=end + timedelta(minutes=1),
                 include_finished=True,
             ):
-                if (
-                    (event.type or "").upper() == body["type"].upper()
-                    and event.content == body["content"]
-                    and event.start_at == start
-                    and event.end_at == end
-                ):
+                if matches_calendar_create(event, kind=body["type"], content=body["content"], start=start, end=end):
                     result = CalendarCreateResult(id=event.id, type=event.type, message=None)
                     found.append(Candidate(id=event.id, created_at=None, value=result))
             return found
@@ -323,15 +361,13 @@ class Calendar:
             return CalendarCreateResult(id=str(calendar_id), type=body["type"].upper(), message=None)
 
         return await send_create_once(
-            self._http,
+            cast(HTTPSession, self.session),  # duck-typed: send, emit, url_for
             request,
-            decode=lambda response: structure(
-                self._converter, envelope_key(response, "data"), CalendarCreateResult, response
-            ),
+            decode=lambda response: _created(response, self.converter),
             lookup=lookup,
             id_of=lambda result: result.id,
-            ledger=self._ledger,
-            settings=self._reconcile,
+            ledger=self.ledger,
+            settings=self.reconcile,
             sent_at=datetime.now(UTC),
             dedupe_key=dedupe_key,
             known=known,
@@ -419,12 +455,12 @@ class Calendar:
             source_types=source_types,
         )
         params["page"] = check_int_range("page", page, 0)
-        response = await self._http.send(
+        response = await self.session.send(
             Request(
                 method="GET", path="/v2.0/calendar", operation="calendar.list", kind=RequestKind.READ, params=params
             )
         )
-        return structure(self._converter, envelope_key(response, "data"), CalendarPage, response)
+        return structure(self.converter, envelope_key(response, "data"), CalendarPage, response)
 
     async def iter(
         self,
@@ -533,7 +569,7 @@ class Calendar:
         end = _resolved(body.get("endAt"), body.get("endAtMs"))
         if start is not None and end is not None and end < start:
             raise ValidationError("end_at", body.get("endAt", body.get("endAtMs")), "a time at or after the start")
-        response = await self._http.send(
+        response = await self.session.send(
             Request(
                 method="PUT",
                 path=f"/v2.0/calendar/{calendar_id}",
@@ -573,7 +609,7 @@ class Calendar:
 
     async def _action(self, calendar_id: str, method: str, suffix: str, operation: str) -> str:
         calendar_id = check_calendar_id(calendar_id)
-        response = await self._http.send(
+        response = await self.session.send(
             Request(
                 method=method,
                 path=f"/v2.0/calendar/{calendar_id}{suffix}",
@@ -629,7 +665,7 @@ class Calendar:
             raise ValidationError(
                 "end_time", params["endTime"] or params["endTimeMs"], "at most 90 days after the start"
             )
-        response = await self._http.send(
+        response = await self.session.send(
             Request(
                 method="GET",
                 path="/v2.0/calendar/meetings/available",
@@ -638,4 +674,4 @@ class Calendar:
                 params=params,
             )
         )
-        return structure(self._converter, envelope_key(response, "data"), AvailableMeetings, response)
+        return structure(self.converter, envelope_key(response, "data"), AvailableMeetings, response)

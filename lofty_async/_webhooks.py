@@ -12,7 +12,7 @@ import builtins
 import json
 from collections.abc import Awaitable, Callable, Hashable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import attrs
 import cattrs
@@ -20,6 +20,7 @@ from aiohttp import web
 
 from crm_core import HTTPSession, Request, RequestKind, ValidationError
 from crm_core._decode import structure
+from crm_core._options import Transport
 from crm_core._reconcile import Candidate, CreateLedger, ReconcileSettings, send_create_once
 from crm_core._validation import check_int_range, check_positive_id, check_text
 
@@ -187,16 +188,22 @@ def webhook_handler(
     return handler
 
 
+@attrs.frozen(kw_only=True)
 class Webhooks:
-    """Webhook subscriptions. Reach it as ``client.webhooks``."""
+    """Webhook subscriptions. Reach it as ``client.webhooks``.
 
-    def __init__(
-        self, http: HTTPSession, converter: cattrs.Converter, *, ledger: CreateLedger, reconcile: ReconcileSettings
-    ) -> None:
-        self._http = http
-        self._converter = converter
-        self._ledger = ledger
-        self._reconcile = reconcile
+    Attributes:
+        session: Sends the requests (the client's session, or a view from
+            ``client.with_options``).
+        converter: The client's cattrs converter (wire <-> models).
+        ledger: Records already created (exactly-once creates, ``dedupe_key``).
+        reconcile: Reconciliation settings for ambiguous creates.
+    """
+
+    session: Transport
+    converter: cattrs.Converter
+    ledger: CreateLedger
+    reconcile: ReconcileSettings
 
     async def subscribe(
         self, *, list_id: int, callback_url: str, limit: int | None = None, permission_mode: int | None = None
@@ -237,22 +244,22 @@ class Webhooks:
             ]
 
         return await send_create_once(
-            self._http,
+            cast(HTTPSession, self.session),  # duck-typed: send, emit, url_for
             request,
-            decode=lambda response: structure(self._converter, response.data, Webhook, response),
+            decode=lambda response: structure(self.converter, response.data, Webhook, response),
             lookup=lookup,
             id_of=lambda hook: hook.subscribe_id,
-            ledger=self._ledger,
-            settings=self._reconcile,
+            ledger=self.ledger,
+            settings=self.reconcile,
             sent_at=datetime.now(UTC),
         )
 
     async def list(self) -> builtins.list[Webhook]:
         """Every subscription of the caller. Source: GET /v1.0/webhooks (a bare array)."""
-        response = await self._http.send(
+        response = await self.session.send(
             Request(method="GET", path="/v1.0/webhooks", operation="webhooks.list", kind=RequestKind.READ)
         )
-        return structure(self._converter, response.data, builtins.list[Webhook], response)
+        return structure(self.converter, response.data, builtins.list[Webhook], response)
 
     async def delete(self, subscribe_id: int) -> None:
         """Remove a subscription. Source: DELETE /v1.0/webhook/{subscribeId}.
@@ -263,7 +270,7 @@ class Webhooks:
             PermissionDeniedError: ``WEBHOOK_DELETE_NO_AUTHORITY`` (another team's subscription).
         """
         subscribe_id = check_positive_id("subscribe_id", subscribe_id)
-        await self._http.send(
+        await self.session.send(
             Request(
                 method="DELETE",
                 path=f"/v1.0/webhook/{subscribe_id}",
