@@ -101,6 +101,17 @@ class LeadAssignee:
 
 
 @attrs.frozen(kw_only=True)
+class RoutingRequest:
+    """A checked ``POST /v1.0/leads/assignee`` body (schema ``LeadAssigneeCheckRequest``)."""
+
+    first_name: str
+    email: str
+    last_name: str | None = None
+    phone: str | None = None
+    birthday: str | None = None
+
+
+@attrs.frozen(kw_only=True)
 class LeadPage:
     """One page of GET /v1.0/leads.
 
@@ -534,23 +545,25 @@ class Leads:
         Raises:
             ValidationError: missing ``first_name``/``email``, bad ``birthday`` (nothing sent).
         """
-        body: dict[str, Any] = {"firstName": check_text("first_name", first_name), "email": check_text("email", email)}
+        check_text("email", email)
         if "@" not in email:
             raise ValidationError("email", email, "an email address")
-        if last_name is not None:
-            body["lastName"] = check_text("last_name", last_name)
-        if phone is not None:
-            body["phone"] = check_text("phone", phone, max_length=20)
         if birthday is not None:
             check_lead_fields({"birthday": birthday}, creating=False)
-            body["birthday"] = birthday
+        body = RoutingRequest(
+            first_name=check_text("first_name", first_name),
+            email=email,
+            last_name=None if last_name is None else check_text("last_name", last_name),
+            phone=None if phone is None else check_text("phone", phone, max_length=20),
+            birthday=birthday,
+        )
         response = await self.session.send(
             Request(
                 method="POST",
                 path="/v1.0/leads/assignee",
                 operation="leads.preview_routing",
                 kind=RequestKind.READ,
-                json=body,
+                json=self.converter.unstructure(body),
             )
         )
         return structure(self.converter, response.data, builtins.list[RoutingPreview], response)

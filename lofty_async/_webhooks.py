@@ -33,6 +33,7 @@ __all__ = [
     "UpdatedLead",
     "Webhook",
     "WebhookEvent",
+    "WebhookSubscribe",
     "Webhooks",
     "parse_event",
     "webhook_handler",
@@ -69,6 +70,16 @@ class Webhook:
     """Events per batch (1..5000)."""
     permission_mode: int | None = None
     """0 assignment-based (default), 1 ownership-based."""
+
+
+@attrs.frozen(kw_only=True)
+class WebhookSubscribe:
+    """A checked ``POST /v1.0/webhook`` body (schema ``WebhookRequest``)."""
+
+    list_id: int
+    callback_url: str
+    limit: int | None = None
+    permission_mode: int | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -227,13 +238,20 @@ class Webhooks:
         url = check_text("callback_url", callback_url)
         if not url.startswith("https://"):
             raise ValidationError("callback_url", callback_url, "an https:// URL (Lofty rejects HTTP)")
-        body: dict[str, Any] = {"listId": list_id, "callbackUrl": url}
-        if limit is not None:
-            body["limit"] = check_int_range("limit", limit, 1, 5000)
-        if permission_mode is not None:
-            body["permissionMode"] = check_int_range("permission_mode", permission_mode, 0, 1)
+        body = WebhookSubscribe(
+            list_id=list_id,
+            callback_url=url,
+            limit=None if limit is None else check_int_range("limit", limit, 1, 5000),
+            permission_mode=None
+            if permission_mode is None
+            else check_int_range("permission_mode", permission_mode, 0, 1),
+        )
         request = Request(
-            method="POST", path="/v1.0/webhook", operation="webhooks.subscribe", kind=RequestKind.CREATE, json=body
+            method="POST",
+            path="/v1.0/webhook",
+            operation="webhooks.subscribe",
+            kind=RequestKind.CREATE,
+            json=self.converter.unstructure(body),
         )
 
         async def lookup() -> builtins.list[Candidate[Hashable, Webhook]]:
