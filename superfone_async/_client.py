@@ -16,6 +16,7 @@ from ._leads import Catalog, Leads
 from ._models import Label, LeadGroup, LeadStage, Product, SourceType
 from ._tasks import Tasks
 from ._version import __version__
+from ._wire import install_hooks
 
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_RATE_LIMIT", "SuperfoneClient"]
 
@@ -104,7 +105,7 @@ class SuperfoneClient:
             seed=seed,
             strict_responses=strict_responses,
         )
-        http, converter = self._core.http, self._core.converter
+        http, converter = self._core.http, install_hooks(self._core.converter)
         self.tasks = Tasks(http, converter, ledger=self._core.ledger, reconcile=self._core.reconcile)
         """Tasks on a lead: ``/enterprise/api/lead/{lead_id}/task``."""
         self.leads = Leads(http, converter)

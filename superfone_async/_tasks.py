@@ -19,23 +19,15 @@ from crm_core._reconcile import Candidate, CreateLedger, ReconcileSettings, send
 from crm_core._validation import check_choice, check_int_range, check_positive_id, check_text, to_aware_datetime
 
 from ._models import Page, Task
+from ._wire import same_millisecond, utc_z
 
-__all__ = ["CREATE_FIELDS", "TASK_TYPES", "TaskCreate", "Tasks", "build_task_create", "utc_z"]
+__all__ = ["CREATE_FIELDS", "TASK_TYPES", "TaskCreate", "Tasks", "build_task_create", "matches_create", "utc_z"]
 
 TASK_TYPES = ("FOLLOW_UP_CALL", "FIRST_CALL", "CALLBACK_REQUEST", "SITE_VISIT", "REMINDER", "BOOKING")
 """Values of ``type`` on create."""
 CREATE_FIELDS = ("lead_id", "type", "due_date", "notify_at", "customer_note")
 """The arguments of :meth:`Tasks.create` (``lead_id`` is the path parameter)."""
 MAX_PAGE_SIZE = 20
-
-
-def utc_z(value: datetime) -> str:
-    """An aware datetime as Superfone writes times: UTC with ``Z`` (``2026-05-20T15:00:00Z``)."""
-    moment = value.astimezone(UTC)
-    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
-    if moment.microsecond:
-        text += f".{moment.microsecond // 1000:03d}"
-    return text + "Z"
 
 
 def _wire(field: str, value: object) -> tuple[str, datetime]:
@@ -98,6 +90,25 @@ def build_task_create(
     return TaskCreate(
         lead_id=checked_lead, type=checked_type, due_date=due_wire, notify_at=notify_wire, customer_note=note
     )
+
+
+def matches_create(payload: TaskCreate, task: Task) -> bool:
+    """Whether a listed task is the stored form of ``payload`` (reconciliation's matcher).
+
+    Compared at the precision Superfone stores: ``type`` exactly, ``due_date`` (and ``notify_at``
+    when it was sent) as the same instant to the millisecond in UTC, so a create sent with
+    microseconds or any offset matches its read-back (``"...T15:00:00.123Z"``). The note is
+    not returned by the API, so it cannot be matched.
+    """
+    if task.type != payload.type:
+        return False
+    if not same_millisecond(to_aware_datetime("due_date", payload.due_date), task.due_date):
+        return False
+    if payload.notify_at is not None:
+        if task.notify_at is None:
+            return False
+        return same_millisecond(to_aware_datetime("notify_at", payload.notify_at), task.notify_at)
+    return True
 
 
 def _task_path(lead_id: int, suffix: str = "") -> str:
@@ -185,7 +196,6 @@ class Tasks:
             json=payload.body(),
         )
         sent_at = sent_at or datetime.fromtimestamp(self._http.clock.time(), UTC)
-        due = to_aware_datetime("due_date", payload.due_date)
 
         async def lookup() -> builtins.list[Candidate[Hashable, Task]]:
             threshold = sent_at.timestamp() - self._reconcile.skew
@@ -193,7 +203,7 @@ class Tasks:
             async for task in self.iter(payload.lead_id):
                 if task.created_at is not None and task.created_at.timestamp() < threshold:
                     break  # newest first: everything further is older than the write
-                if task.type == payload.type and task.due_date == due:
+                if matches_create(payload, task):
                     found.append(Candidate(id=task.id, created_at=task.created_at, value=task))
             return found
 
