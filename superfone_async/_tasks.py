@@ -19,7 +19,7 @@ from crm_core._reconcile import Candidate, CreateLedger, ReconcileSettings, send
 from crm_core._validation import check_choice, check_int_range, check_positive_id, check_text, to_aware_datetime
 
 from ._models import Page, Task
-from ._wire import same_millisecond, utc_z
+from ._wire import BODY_CONVERTER, request_body, same_millisecond, utc_z
 
 __all__ = ["CREATE_FIELDS", "TASK_TYPES", "TaskCreate", "Tasks", "build_task_create", "matches_create", "utc_z"]
 
@@ -35,25 +35,34 @@ def _wire(field: str, value: object) -> tuple[str, datetime]:
     return (value.strip() if isinstance(value, str) else utc_z(moment)), moment
 
 
+@request_body
 @attrs.frozen(kw_only=True)
 class TaskCreate:
-    """A checked Create Task body; times are wire strings. ``lead_id`` goes in the path."""
+    """A checked Create Task request (build it with :func:`build_task_create`).
 
-    lead_id: int
+    Source: POST /enterprise/api/lead/{lead_id}/task
+
+    Attributes:
+        lead_id: The lead's internal ID; goes in the path, never in the body.
+        type: The task type (checked against :data:`TASK_TYPES` unless allowed otherwise).
+        due_date: Wire string: as the caller wrote it, or UTC ``...Z`` from a datetime.
+        notify_at: Wire string, or ``None`` (not sent: the server picks its default).
+        customer_note: Timeline note, or ``None`` (not sent).
+    """
+
+    lead_id: int = attrs.field(metadata={"in_path": True})
     type: str
     due_date: str
     notify_at: str | None = None
     customer_note: str | None = None
 
-    def body(self) -> dict[str, str]:
-        """The JSON body, in the seed's key order, without unset fields."""
-        fields = {
-            "type": self.type,
-            "due_date": self.due_date,
-            "notify_at": self.notify_at,
-            "customer_note": self.customer_note,
-        }
-        return {k: v for k, v in fields.items() if v is not None}
+    def body(self) -> dict[str, Any]:
+        """The JSON body through the converter: the seed's key order, without unset fields.
+
+        ``{"type": "FOLLOW_UP_CALL", "due_date": "2026-05-20T15:00:00Z", "customer_note": "..."}``
+        """
+        body: dict[str, Any] = BODY_CONVERTER.unstructure(self)
+        return body
 
 
 def build_task_create(
@@ -115,16 +124,21 @@ def _task_path(lead_id: int, suffix: str = "") -> str:
     return f"/enterprise/api/lead/{lead_id}/task{suffix}"
 
 
+@attrs.frozen(kw_only=True)
 class Tasks:
-    """Superfone tasks on a lead. Reach it as ``client.tasks``."""
+    """Superfone tasks on a lead. Reach it as ``client.tasks``.
 
-    def __init__(
-        self, http: HTTPSession, converter: cattrs.Converter, *, ledger: CreateLedger, reconcile: ReconcileSettings
-    ) -> None:
-        self._http = http
-        self._converter = converter
-        self._ledger = ledger
-        self._reconcile = reconcile
+    Attributes:
+        http: The session every call goes through (retries, pacing, concurrency).
+        converter: Decodes responses into models.
+        ledger: Records of what this client created (exactly-once creates).
+        reconcile: How ambiguous creates are settled.
+    """
+
+    _http: HTTPSession
+    _converter: cattrs.Converter = attrs.field(repr=False)
+    _ledger: CreateLedger = attrs.field(repr=False)
+    _reconcile: ReconcileSettings = attrs.field(repr=False)
 
     async def create(
         self,

@@ -7,13 +7,43 @@ any ISO-8601 form. These helpers keep the SDK to exactly those forms.
 
 from __future__ import annotations
 
+import enum
 import math
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
+import attrs
 import cattrs
+from cattrs.gen import make_dict_unstructure_fn, override
 
-__all__ = ["install_hooks", "record_id", "same_millisecond", "utc_z"]
+from crm_core._converter import make_converter
+
+__all__ = [
+    "BODY_CONVERTER",
+    "UNSET",
+    "Unset",
+    "install_hooks",
+    "record_id",
+    "request_body",
+    "same_millisecond",
+    "utc_z",
+]
+
+C = TypeVar("C", bound=type)
+
+
+class Unset(enum.Enum):
+    """The type of :data:`UNSET`."""
+
+    UNSET = "UNSET"
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET = Unset.UNSET
+"""Default of the nullable upsert fields: not sent (``None`` sends ``null``, which clears)."""
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -81,3 +111,47 @@ def same_millisecond(sent: datetime, stored: datetime) -> bool:
     if stored_us // 1000 == sent_us // 1000:
         return True
     return stored_us == (sent_us + 500) // 1000 * 1000
+
+
+# -- request bodies --------------------------------------------------------------------------
+
+BODY_CONVERTER: cattrs.Converter = make_converter(naming="snake")
+"""Unstructures Superfone request bodies (snake_case wire names, as the API's).
+
+Models marked with :func:`request_body` go out in field order, without fields left at a default
+of ``None``, :data:`UNSET` or (``metadata={"omit_default": True}``) any other default;
+``metadata={"in_path": True}`` keeps a path parameter out of the body and
+``metadata={"wire": "..."}`` renames a field. Other attrs models (``Address``) are unstructured
+without their ``None`` fields.
+"""
+
+_BODY_MODELS: set[type] = set()
+
+
+def request_body(cls: C) -> C:
+    """Class decorator: ``cls`` is a request body for :data:`BODY_CONVERTER`."""
+    _BODY_MODELS.add(cls)
+    return cls
+
+
+def _body_hook(cls: type[Any]) -> Callable[[Any], dict[str, Any]]:
+    overrides: dict[str, Any] = {}
+    order: list[str] = []
+    for field in attrs.fields(cls):
+        if field.metadata.get("in_path"):
+            overrides[field.name] = override(omit=True)
+            continue
+        wire = str(field.metadata.get("wire") or field.name)
+        order.append(wire)
+        omit = field.default is None or field.default is UNSET or bool(field.metadata.get("omit_default"))
+        overrides[field.name] = override(rename=wire, omit_if_default=omit)
+    generated = make_dict_unstructure_fn(cls, BODY_CONVERTER, **overrides)
+
+    def in_field_order(value: Any) -> dict[str, Any]:
+        data = generated(value)
+        return {key: data[key] for key in order if key in data}
+
+    return in_field_order
+
+
+BODY_CONVERTER.register_unstructure_hook_factory(lambda cls: cls in _BODY_MODELS, _body_hook)
