@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import re
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Hashable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -16,18 +17,50 @@ from crm_core._decode import structure
 from crm_core._journal import Journal
 from crm_core._pagination import iter_pages
 from crm_core._reconcile import Candidate, CreateLedger, ReconcileSettings, send_create_once
-from crm_core._validation import check_choice, check_int_range, check_positive_id, check_text, to_aware_datetime
+from crm_core._validation import check_int_range, check_positive_id, check_text, to_aware_datetime
 
 from ._models import Page, Task
 from ._wire import BODY_CONVERTER, request_body, same_millisecond, utc_z
 
-__all__ = ["CREATE_FIELDS", "TASK_TYPES", "TaskCreate", "Tasks", "build_task_create", "matches_create", "utc_z"]
+__all__ = [
+    "CREATE_FIELDS",
+    "TASK_TYPES",
+    "TaskCreate",
+    "Tasks",
+    "build_task_create",
+    "check_task_type",
+    "matches_create",
+    "utc_z",
+]
 
 TASK_TYPES = ("FOLLOW_UP_CALL", "FIRST_CALL", "CALLBACK_REQUEST", "SITE_VISIT", "REMINDER", "BOOKING")
-"""Values of ``type`` on create."""
+"""The values of ``type`` the docs call currently allowed on create. A type added on the server
+later can be sent with ``allow_unknown=True`` (the server then decides)."""
 CREATE_FIELDS = ("lead_id", "type", "due_date", "notify_at", "customer_note")
 """The arguments of :meth:`Tasks.create` (``lead_id`` is the path parameter)."""
 MAX_PAGE_SIZE = 20
+
+
+_TYPE_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
+
+
+def check_task_type(value: object, *, allow_unknown: bool = False) -> str:
+    """A task ``type``: one of :data:`TASK_TYPES`, or (``allow_unknown``) any ``UPPER_SNAKE`` name.
+
+    Raises:
+        ValidationError: ``type`` is missing, not a string, or unknown without ``allow_unknown``.
+    """
+    if allow_unknown and isinstance(value, str) and _TYPE_NAME.match(value):
+        return value
+    if isinstance(value, str) and value in TASK_TYPES:
+        return value
+    if allow_unknown:
+        raise ValidationError("type", value, "an upper-case type name such as 'FOLLOW_UP_CALL'")
+    raise ValidationError(
+        "type",
+        value,
+        "one of " + ", ".join(TASK_TYPES) + " (for a type newer than this SDK, pass allow_unknown=True)",
+    )
 
 
 def _wire(field: str, value: object) -> tuple[str, datetime]:
@@ -73,17 +106,20 @@ def build_task_create(
     notify_at: object = None,
     customer_note: object = None,
     now: float,
+    allow_unknown: bool = False,
 ) -> TaskCreate:
     """Check Create Task arguments; nothing is sent.
 
     Args:
         now: The current time, UTC epoch seconds, for the ``notify_at`` window.
+        allow_unknown: Accept a ``type`` outside :data:`TASK_TYPES` (any upper-case
+            ``WORD_WORD`` name), for values the server added after this release.
 
     Raises:
         ValidationError: the first bad field, with its value and what is allowed.
     """
     checked_lead = check_positive_id("lead_id", lead_id)
-    checked_type = check_choice("type", type, TASK_TYPES)
+    checked_type = check_task_type(type, allow_unknown=allow_unknown)
     if due_date is None:
         raise ValidationError("due_date", None, "an ISO-8601 time with an offset (required)")
     due_wire, due = _wire("due_date", due_date)
@@ -150,6 +186,7 @@ class Tasks:
         customer_note: str | None = None,
         dedupe_key: str | None = None,
         ledger: CreateLedger | None = None,
+        allow_unknown: bool = False,
     ) -> Task:
         """Create a task on a lead; return it (with ``type_name``).
 
@@ -163,7 +200,8 @@ class Tasks:
         Args:
             lead_id: The lead's internal ``id`` (from :meth:`Leads.get`), not its phone.
             type: ``FOLLOW_UP_CALL``, ``FIRST_CALL``, ``CALLBACK_REQUEST``, ``SITE_VISIT``,
-                ``REMINDER`` or ``BOOKING``.
+                ``REMINDER`` or ``BOOKING`` (the docs' "currently allowed" list,
+                :data:`TASK_TYPES`); another ``UPPER_SNAKE`` name with ``allow_unknown=True``.
             due_date: When it is due: an aware ``datetime`` (sent as UTC ``...Z``) or an ISO-8601
                 string with an offset (sent as given).
             notify_at: When to notify, same forms; must satisfy now < notify_at <= due_date.
@@ -172,9 +210,13 @@ class Tasks:
             customer_note: A note shown on the lead's timeline.
             dedupe_key: Your key for this write; a repeat returns the first task unsent.
             ledger: Records your job already created (default: the client's).
+            allow_unknown: Send a ``type`` this SDK does not know (one the server added
+                later); the server's answer decides (400 ``type "..." is not available for
+                creation`` if it does not know it either).
 
         Raises:
-            ValidationError: bad input, e.g. ``notify_at`` outside the window (nothing sent).
+            ValidationError: bad input, e.g. ``notify_at`` outside the window, or an unknown
+                ``type`` without ``allow_unknown`` (nothing sent).
             BadRequestError: refused by the server (its message is kept word for word).
             NotFoundError: ``"Lead not found"``, or ``"Lead storage is full"`` (a 404 as documented).
             ReconciliationError: the create may have landed and the lookup could not tell.
@@ -186,6 +228,7 @@ class Tasks:
             notify_at=notify_at,
             customer_note=customer_note,
             now=self._http.clock.time(),
+            allow_unknown=allow_unknown,
         )
         return await self.create_checked(payload, dedupe_key=dedupe_key, ledger=ledger)
 
@@ -318,6 +361,7 @@ class Tasks:
         time_budget: float | None = None,
         ledger: CreateLedger | None = None,
         journal: Journal | None = None,
+        allow_unknown: bool = False,
     ) -> BulkSummary:
         """Create many tasks; rows of one lead are created in input order, leads in parallel.
 
@@ -336,6 +380,8 @@ class Tasks:
             time_budget: Seconds after which no new row starts.
             ledger: Records this job already created.
             journal: A :class:`~crm_core.Journal` making the job resumable.
+            allow_unknown: Accept row ``type`` values outside :data:`TASK_TYPES` (see
+                :meth:`create`); otherwise such a row fails alone with a ``ValidationError``.
         """
 
         def build(row: Mapping[str, Any]) -> TaskCreate:
@@ -343,7 +389,7 @@ class Tasks:
             if unknown:
                 raise ValidationError(unknown[0], row[unknown[0]], "one of the fields " + ", ".join(CREATE_FIELDS))
             fields = {name: row.get(name) for name in CREATE_FIELDS}
-            return build_task_create(**fields, now=self._http.clock.time())
+            return build_task_create(**fields, now=self._http.clock.time(), allow_unknown=allow_unknown)
 
         async def create(payload: TaskCreate, options: CreateOptions) -> Task:
             return await self.create_checked(
