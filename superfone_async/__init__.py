@@ -47,6 +47,7 @@ from ._models import (
     SourceType,
     Task,
 )
+from ._paging import PageIterator
 from ._tasks import TASK_TYPES, TaskCreate, Tasks, build_task_create, check_task_type, matches_create
 from ._version import __version__
 
@@ -80,6 +81,7 @@ __all__ = [
     "NotFoundError",
     "Outcome",
     "Page",
+    "PageIterator",
     "PermissionDeniedError",
     "Phone",
     "Product",

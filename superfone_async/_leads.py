@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import builtins
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from typing import Any, Generic, TypeVar
 
 import attrs
@@ -12,10 +11,10 @@ import cattrs
 
 from crm_core import HTTPSession, Request, RequestKind, ValidationError
 from crm_core._decode import structure
-from crm_core._pagination import iter_pages
 from crm_core._validation import check_int_range, check_text
 
 from ._models import Address, Lead, Page
+from ._paging import PageIterator
 from ._wire import BODY_CONVERTER, UNSET, request_body
 from ._wire import Unset as _Unset
 
@@ -343,12 +342,26 @@ class Catalog(Generic[T]):
         )
         return structure(self._converter, response.data, Page[self._model], response)  # type: ignore[name-defined]
 
-    async def iter(self, *, text: str | None = None, page_size: int = 50) -> AsyncIterator[T]:
-        """Every row, fetching pages as needed. Source: GET {path} (all pages)."""
+    def iter(self, *, text: str | None = None, page_size: int = 50, start_page: int = 1) -> PageIterator[T]:
+        """Every row, one page request at a time; resumable.
 
-        async def fetch(number: int) -> tuple[builtins.list[T], bool]:
-            page = await self.list(text=text, page=number, page_size=page_size)
-            return page.rows, page.current_page < page.total_pages
+        Source: GET {path}?text=&page=&page_size= (page after page)
 
-        async for row in iter_pages(fetch):
-            yield row
+        The returned :class:`PageIterator` yields rows (``async for row in it``) or whole pages
+        (``it.pages()``); ``it.resume_page`` after each page is the ``start_page`` that resumes
+        without missing a row (``None`` when done).
+
+        Args:
+            text: Substring of the title to match.
+            page_size: Rows per page (>= 1).
+            start_page: The page to start from (1-based), e.g. a saved ``resume_page``.
+
+        Raises:
+            ValidationError: ``page_size`` or ``start_page`` < 1 (nothing sent).
+        """
+        page_size = check_int_range("page_size", page_size, 1)
+
+        async def fetch(number: int) -> Page[T]:
+            return await self.list(text=text, page=number, page_size=page_size)
+
+        return PageIterator(fetch=fetch, start_page=start_page)

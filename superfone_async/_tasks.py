@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import builtins
 import re
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Hashable, Iterable, Mapping
+from collections.abc import AsyncIterable, Awaitable, Callable, Hashable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,11 +15,11 @@ from crm_core import BulkSummary, HTTPSession, Request, RequestKind, RowResult, 
 from crm_core._bulk import CreateOptions, bulk_create
 from crm_core._decode import structure
 from crm_core._journal import Journal
-from crm_core._pagination import iter_pages
 from crm_core._reconcile import Candidate, CreateLedger, ReconcileSettings, send_create_once
 from crm_core._validation import check_int_range, check_positive_id, check_text, to_aware_datetime
 
 from ._models import Page, Task
+from ._paging import PageIterator
 from ._wire import BODY_CONVERTER, request_body, same_millisecond, utc_z
 
 __all__ = [
@@ -337,18 +337,31 @@ class Tasks:
         )
         return structure(self._converter, response.data, Page[Task], response)
 
-    async def iter(self, lead_id: int, *, page_size: int = MAX_PAGE_SIZE) -> AsyncIterator[Task]:
-        """Every task of a lead, newest first, fetching pages as needed.
+    def iter(self, lead_id: int, *, page_size: int = MAX_PAGE_SIZE, start_page: int = 1) -> PageIterator[Task]:
+        """Every task of a lead, newest first, one page request at a time; resumable.
 
-        Source: GET /enterprise/api/lead/{lead_id}/task (all pages)
+        Source: GET /enterprise/api/lead/{lead_id}/task?page=&page_size= (page after page)
+
+        The returned :class:`PageIterator` yields tasks (``async for task in it``) or whole
+        pages (``async for page in it.pages()``); ``it.resume_page`` after each page is the
+        ``start_page`` that resumes without missing a task (``None`` when done).
+
+        Args:
+            lead_id: The lead's internal ``id``.
+            page_size: Tasks per page, 1 to 20.
+            start_page: The page to start from (1-based), e.g. a saved ``resume_page``.
+
+        Raises:
+            ValidationError: bad ``lead_id``, ``page_size`` or ``start_page`` (nothing sent).
+            NotFoundError: (while iterating) the lead does not exist.
         """
+        lead_id = check_positive_id("lead_id", lead_id)
+        page_size = check_int_range("page_size", page_size, 1, MAX_PAGE_SIZE)
 
-        async def fetch(number: int) -> tuple[builtins.list[Task], bool]:
-            page = await self.list(lead_id, page=number, page_size=page_size)
-            return page.rows, page.current_page < page.total_pages
+        async def fetch(number: int) -> Page[Task]:
+            return await self.list(lead_id, page=number, page_size=page_size)
 
-        async for task in iter_pages(fetch):
-            yield task
+        return PageIterator(fetch=fetch, start_page=start_page)
 
     async def create_many(
         self,
