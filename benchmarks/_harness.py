@@ -121,17 +121,25 @@ class Context:
 
 
 Scenario = Callable[[Context], list[Row]]
-SCENARIOS: dict[str, tuple[Scenario, str]] = {}
+_REGISTRY: dict[str, tuple[int, Scenario, str]] = {}
 
 
-def scenario(name: str, description: str) -> Callable[[Scenario], Scenario]:
-    """Register a scenario under ``name`` (run in registration order)."""
+def scenario(name: str, description: str, *, order: int) -> Callable[[Scenario], Scenario]:
+    """Register a scenario under ``name``; scenarios run (and print) by ascending ``order``."""
 
     def register(function: Scenario) -> Scenario:
-        SCENARIOS[name] = (function, description)
+        if name in _REGISTRY:
+            raise ValueError(f"benchmark scenario {name!r} is registered twice")
+        _REGISTRY[name] = (order, function, description)
         return function
 
     return register
+
+
+def scenarios() -> dict[str, tuple[Scenario, str]]:
+    """Registered scenarios in run order: ``name -> (function, description)``."""
+    ordered = sorted(_REGISTRY.items(), key=lambda item: item[1][0])
+    return {name: (function, description) for name, (_, function, description) in ordered}
 
 
 # -- processes ---------------------------------------------------------------------------------

@@ -62,7 +62,11 @@ def _checked(report: dict[str, Any], what: str) -> dict[str, Any]:
 # -- 2. import vs a naive loop --------------------------------------------------------------------
 
 
-@scenario("import", "lofty-async tasks import (journal on) vs a naive aiohttp loop, concurrency 1/10/64")
+@scenario(
+    "import",
+    "lofty-async tasks import (journal on) vs a naive aiohttp loop, concurrency 1/10/64",
+    order=40,
+)
 def import_vs_naive(ctx: Context) -> list[Row]:
     rows_count = 400 if ctx.quick else 3000
     file = ctx.tmp / "import.csv"
@@ -120,7 +124,11 @@ def import_vs_naive(ctx: Context) -> list[Row]:
 MIB = 1024.0
 
 
-@scenario("memory", "peak RSS of the import: client alone (server elsewhere) and in-process sandbox, by rows")
+@scenario(
+    "memory",
+    "peak RSS of the import: client alone (server elsewhere) and in-process sandbox, by rows",
+    order=50,
+)
 def memory(ctx: Context) -> list[Row]:
     sizes = [1_000, 10_000] if ctx.quick else [10_000, 100_000]
     if ctx.million:
@@ -214,7 +222,11 @@ def _plot_memory(ctx: Context, client: dict[int, float], naive: dict[int, float]
 LIMIT, WINDOW = 20, 2.0
 
 
-@scenario("pacing", f"{LIMIT} requests / {WINDOW:g} s window (X-RateLimit-*): 429s and wall time vs ideal")
+@scenario(
+    "pacing",
+    f"{LIMIT} requests / {WINDOW:g} s window (X-RateLimit-*): 429s and wall time vs ideal",
+    order=60,
+)
 def pacing(ctx: Context) -> list[Row]:
     rows_count = 60 if ctx.quick else 200
     rounds = 1 if ctx.quick else 3
@@ -301,7 +313,11 @@ def _plot_pacing(ctx: Context, timelines: dict[str, list[tuple[float, int]]]) ->
 FAULTS = "10%,seed=7,slow=2"
 
 
-@scenario("faults", f"server faults ({FAULTS}): wall time, duplicates and lost rows, SDK vs naive tenacity loop")
+@scenario(
+    "faults",
+    f"server faults ({FAULTS}): wall time, duplicates and lost rows, SDK vs naive tenacity loop",
+    order=70,
+)
 def faults(ctx: Context) -> list[Row]:
     rows_count = 100 if ctx.quick else 500
     rounds = 1 if ctx.quick else 3

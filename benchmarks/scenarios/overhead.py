@@ -195,7 +195,11 @@ async def _aiohttp_create(session: aiohttp.ClientSession, url: str, lead: int, n
         return await response.json()
 
 
-@scenario("overhead", "Lofty tasks.get / tasks.create: client CPU per request vs raw aiohttp and httpx")
+@scenario(
+    "overhead",
+    "Lofty tasks.get / tasks.create: client CPU per request vs raw aiohttp and httpx",
+    order=10,
+)
 def overhead(ctx: Context) -> list[Row]:
     count = 300 if ctx.quick else 5000
     with Server(api="lofty", rate_limit=None) as server:
@@ -281,7 +285,11 @@ async def _superfone(ctx: Context, server: Server, count: int) -> list[Row]:
     ]
 
 
-@scenario("superfone", "Superfone tasks.create / tasks.list: client CPU per request vs raw aiohttp and httpx")
+@scenario(
+    "superfone",
+    "Superfone tasks.create / tasks.list: client CPU per request vs raw aiohttp and httpx",
+    order=20,
+)
 def superfone(ctx: Context) -> list[Row]:
     count = 300 if ctx.quick else 3000
     with Server(api="superfone", rate_limit=None) as server:
@@ -335,7 +343,11 @@ async def _leads(ctx: Context, server: Server, total: int) -> list[Row]:
     ]
 
 
-@scenario("leads", "Lofty leads.iter over many leads vs a raw aiohttp paging loop")
+@scenario(
+    "leads",
+    "Lofty leads.iter over many leads vs a raw aiohttp paging loop",
+    order=30,
+)
 def leads(ctx: Context) -> list[Row]:
     total = 2_000 if ctx.quick else 100_000
     with Server(api="leads", leads=total) as server:
