@@ -209,20 +209,40 @@ class Server:
 
 def run_child(job: dict[str, Any], *, timeout: float = 3600) -> dict[str, Any]:
     """Run ``benchmarks._child`` with ``job``; return its JSON report (cpu, wall, maxrss_kib, ...)."""
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks._child", json.dumps(job)],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        env=_child_env(),
-        timeout=timeout,
-        check=False,
-    )
-    lines = done.stdout.strip().splitlines()
-    if done.returncode != 0 or not lines:
-        raise RuntimeError(f"benchmark child failed ({done.returncode}) for {job['kind']}:\n{done.stderr[-3000:]}")
-    report: dict[str, Any] = json.loads(lines[-1])
-    return report
+    return run_children([job], timeout=timeout)[0]
+
+
+def run_children(jobs: Sequence[dict[str, Any]], *, timeout: float = 3600) -> list[dict[str, Any]]:
+    """Run several ``benchmarks._child`` jobs at once, each in its own process; their reports in order.
+
+    For scenarios about several workers sharing one server (e.g. one rate limit across processes).
+
+    Raises:
+        RuntimeError: a child failed or printed no report (its stderr tail is in the message).
+    """
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "benchmarks._child", json.dumps(job)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=REPO,
+            env=_child_env(),
+        )
+        for job in jobs
+    ]
+    reports = []
+    for job, process in zip(jobs, processes, strict=True):
+        try:
+            stdout, stderr = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            stdout, stderr = process.communicate()
+        lines = stdout.strip().splitlines()
+        if process.returncode != 0 or not lines:
+            raise RuntimeError(f"benchmark child failed ({process.returncode}) for {job['kind']}:\n{stderr[-3000:]}")
+        reports.append(json.loads(lines[-1]))
+    return reports
 
 
 # -- measuring ----------------------------------------------------------------------------------
