@@ -250,11 +250,12 @@ def run_children(jobs: Sequence[dict[str, Any]], *, timeout: float = 3600) -> li
 
 @dataclass
 class Sample:
-    """One measured run: client CPU seconds, wall seconds, operations done."""
+    """One measured run: client CPU seconds, wall seconds, operations done, requests the server saw."""
 
     cpu: float
     wall: float
     count: int
+    requests: int = 0
 
     @property
     def cpu_per_op(self) -> float:
