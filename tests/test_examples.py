@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from aiohttp.test_utils import TestClient, TestServer
 
+from crm_core import Journal
 from crm_core.emulator import FaultPlan, FixedWindowRateLimit
-from examples import webapp
+from examples import bulk_job, webapp
 from lofty_async import LoftyClient
 from lofty_async.testing import SANDBOX_API_KEY, LoftySandbox, sandbox_lead_ids
 
@@ -138,3 +142,68 @@ async def test_webapp_maps_upstream_failures_to_502(lofty_emulator_factory: Call
         assert failing.status == 502
         body = await failing.json()
         assert (body["error"], body["upstream_status"]) == ("upstream_error", 500)
+
+
+# -- examples/bulk_job.py -----------------------------------------------------------------------
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def _job_file(tmp_path: Path, good_rows: int) -> Path:
+    """The first ``good_rows`` rows of the example file, then the example's bad rows."""
+    good = (EXAMPLES / "lofty_tasks.csv").read_text(encoding="utf-8").splitlines()
+    bad = (EXAMPLES / "lofty_tasks_bad_rows.csv").read_text(encoding="utf-8").splitlines()
+    path = tmp_path / "tasks.csv"
+    path.write_text("\n".join([*good[: good_rows + 1], *bad[1:]]) + "\n", encoding="utf-8")
+    return path
+
+
+async def test_bulk_job_creates_each_row_once_reports_bad_rows_and_resumes(
+    lofty_emulator_factory: Callable[..., LoftySandbox], tmp_path: Path
+) -> None:
+    sandbox = _roomy(lofty_emulator_factory)
+    path = _job_file(tmp_path, good_rows=40)
+    rows = list(bulk_job.read_rows(path))
+    journal_path = tmp_path / "tasks.journal.sqlite"
+
+    async with sandbox.client() as lofty:
+        journal = Journal(journal_path, job="example")
+        summary, failures = await bulk_job.run_job(lofty, path, journal, progress=False)
+        journal.close()
+    assert summary.total == len(rows) == 51
+    failed = {f.row_number: f.field for f in failures}
+    # Bad input is refused before sending, with its field; lead 999999999999999 is refused by Lofty.
+    assert failed == {
+        42: "type",
+        43: "content",
+        45: "lead_id",
+        46: "end_at",
+        47: "end_at",
+        48: "time_zone_code",
+        49: "assigned_role",
+        50: None,
+    }
+    assert summary.failed == 8 and summary.created == 43
+    contents = sorted(task["content"] for task in sandbox.emulator.tasks.values())
+    assert contents == sorted(row["content"] for n, row in enumerate(rows, start=1) if n not in failed)
+    posts = sandbox.emulator.core.count("POST", "/v2.0/tasks")
+    assert posts == 44  # 43 created + the one Lofty refused; nothing sent twice
+
+    async with sandbox.client() as lofty:  # a re-run with the same journal
+        journal = Journal(journal_path, job="example")
+        again, failures = await bulk_job.run_job(lofty, path, journal, progress=False)
+        journal.close()
+    assert (again.created, again.skipped, again.failed) == (0, 43, 8)
+    assert len(sandbox.emulator.tasks) == 43
+    assert sandbox.emulator.core.count("POST", "/v2.0/tasks") == posts + 1  # only the refused row again
+
+
+def test_bulk_job_script_runs_against_the_sandbox(tmp_path: Path) -> None:
+    path = _job_file(tmp_path, good_rows=12)
+    command = [sys.executable, str(EXAMPLES / "bulk_job.py"), str(path), "--sandbox"]
+    first = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert first.returncode == 1, first.stderr  # the bad rows fail
+    assert "15 created, 8 failed, 0 skipped" in first.stdout
+    assert "row 14: type: type='Meeting' is not valid" in first.stderr
+    second = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert "0 created, 8 failed, 15 skipped" in second.stdout  # resumed from the journal
