@@ -156,7 +156,7 @@ SERVER_FAULTS: tuple[FaultKind, ...] = (
 )
 """Faults modelled on what the real APIs document or show (``server=P`` spreads over these)."""
 
-VISIBLE_DELAY_KEY = "crm_core.emulator.visible_delay"
+VISIBLE_DELAY_KEY: web.RequestKey[float] = web.RequestKey("crm_core.emulator.visible_delay", float)
 """Request key a ``LATE_VISIBLE`` fault sets: seconds the new record stays hidden from reads."""
 
 
@@ -975,8 +975,7 @@ class EmulatorCore:
     @staticmethod
     def visible_delay(request: web.Request) -> float:
         """Seconds a record created by ``request`` stays hidden from reads (``LATE_VISIBLE``), else 0."""
-        delay = request.get(VISIBLE_DELAY_KEY, 0.0)
-        return float(delay)
+        return float(request.get(VISIBLE_DELAY_KEY, 0.0))
 
     @web.middleware
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
