@@ -483,7 +483,7 @@ class CompactStore(MutableMapping[int, dict[str, Any]]):
             if kind == "int":
                 self._ints[name] = array("q")
             elif kind == "enum":
-                self._enums[name] = ([array("H")], [], {})
+                self._enums[name] = ([array("H")], [None], {_hashable(None): 0})  # None is code 0
             elif kind == "text":
                 self._texts[name] = (array("Q"), array("I"))
             elif isinstance(kind, tuple) and len(kind) == 2 and all(callable(f) for f in kind):
@@ -597,8 +597,8 @@ class CompactStore(MutableMapping[int, dict[str, Any]]):
             column.append(record_id if name == self._key else _NULL_INT)
         for _, column in self._codecs.values():
             column.append(_NULL_INT)
-        for name, (holder, _, _) in self._enums.items():
-            holder[0].append(self._none_code(name))
+        for holder, _, _ in self._enums.values():
+            holder[0].append(0)
         for starts, lengths in self._texts.values():
             starts.append(0)
             lengths.append(_NO_TEXT)
@@ -629,6 +629,23 @@ class CompactStore(MutableMapping[int, dict[str, Any]]):
 
     def _store(self, row: int, name: str, value: Any) -> bool:
         """Put ``value`` in its column; ``False`` when it does not fit (the column reads ``None``)."""
+        enum = self._enums.get(name)
+        if enum is not None:
+            holder, values, codes = enum
+            try:
+                marker = (type(value), value)
+                code = codes.get(marker)
+            except TypeError:  # unhashable: kept in the side table
+                holder[0][row] = 0
+                return False
+            if code is None:
+                code = len(values)
+                values.append(value)
+                codes[marker] = code
+                if code > 0xFFFF and holder[0].typecode == "H":
+                    holder[0] = array("I", holder[0])
+            holder[0][row] = code
+            return True
         if name in self._ints:
             fits = value is None or (type(value) is int and _NULL_INT < value < 2**63)
             self._ints[name][row] = value if fits and value is not None else _NULL_INT
@@ -654,32 +671,7 @@ class CompactStore(MutableMapping[int, dict[str, Any]]):
                     return True
             lengths[row] = _NO_TEXT
             return value is None
-        if name in self._enums:
-            holder, values, codes = self._enums[name]
-            try:
-                marker = _hashable(value)
-            except TypeError:
-                holder[0][row] = self._none_code(name)
-                return False
-            code = codes.get(marker)
-            if code is None:
-                code = len(values)
-                values.append(value)
-                codes[marker] = code
-                if code > 0xFFFF and holder[0].typecode == "H":
-                    holder[0] = array("I", holder[0])
-            holder[0][row] = code
-            return True
         return False
-
-    def _none_code(self, name: str) -> int:
-        _holder, values, codes = self._enums[name]
-        code = codes.get(_hashable(None))
-        if code is None:
-            code = len(values)
-            values.append(None)
-            codes[_hashable(None)] = code
-        return code
 
     def _unindex(self, row: int) -> None:
         if self._index_on is None:
@@ -690,12 +682,12 @@ class CompactStore(MutableMapping[int, dict[str, Any]]):
                 rows.remove(row)
 
     def _column(self, row: int, name: str) -> Any:
+        enum = self._enums.get(name)
+        if enum is not None:
+            return enum[1][enum[0][0][row]]
         if name in self._ints:
             number = self._ints[name][row]
             return None if number == _NULL_INT else number
-        if name in self._enums:
-            holder, values, _ = self._enums[name]
-            return values[holder[0][row]]
         if name in self._texts:
             starts, lengths = self._texts[name]
             length = lengths[row]
