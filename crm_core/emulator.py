@@ -355,6 +355,10 @@ class FixedWindowRateLimit:
             seconds of the window's end, rounded up; the default), ``"delta"`` (whole seconds
             until the window's end, rounded up) or ``"21000"`` (the literal value of the docs'
             429 example, on every response).
+        align: Where windows start ([GAP]: the docs only say "resets every 60 seconds"):
+            ``"epoch"`` (default) at multiples of ``window`` since the epoch, the same for every
+            credential; ``"first-request"`` at a credential's first request after its previous
+            window ended.
         retry_after: Add a ``Retry-After`` header (seconds to the window's end) on 429
             (undocumented for Lofty: off).
         enabled: Switch the limit on or off at run time.
@@ -369,10 +373,12 @@ class FixedWindowRateLimit:
     window: float = attrs.field(default=60.0, validator=_positive("window"))
     headers: bool = True
     reset_format: str = attrs.field(default="epoch")
+    align: str = attrs.field(default="epoch", validator=attrs.validators.in_(("epoch", "first-request")))
     retry_after: bool = False
     enabled: bool = True
     clock: Callable[[], float] = time.time
     _counts: dict[tuple[str, float], int] = attrs.field(factory=dict)
+    _starts: dict[str, float] = attrs.field(factory=dict)
 
     @limit.validator
     def _integral(self, attribute: Any, value: Any) -> None:
@@ -389,7 +395,14 @@ class FixedWindowRateLimit:
         if not self.enabled:
             return True, {}
         now = self.clock()
-        start = math.floor(now / self.window) * self.window
+        if self.align == "epoch":
+            start = math.floor(now / self.window) * self.window
+        else:
+            start = self._starts.get(credential, -math.inf)
+            if now >= start + self.window:
+                start = self._starts[credential] = now
+                if len(self._starts) > 10_000:
+                    self._starts = {k: v for k, v in self._starts.items() if v + self.window > now}
         key = (credential, start)
         used = self._counts.get(key, 0)
         allowed = used < self.limit
@@ -397,7 +410,7 @@ class FixedWindowRateLimit:
             used += 1
             self._counts[key] = used
         if len(self._counts) > 10_000:
-            self._counts = {k: v for k, v in self._counts.items() if k[1] >= start}
+            self._counts = {k: v for k, v in self._counts.items() if k[1] + self.window > now}
         reset = start + self.window
         out: dict[str, str] = {}
         if self.headers:

@@ -36,6 +36,8 @@ import os
 import time
 import unicodedata
 import zoneinfo
+from array import array
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -208,6 +210,8 @@ class LoftyEmulator:
         self.authorization_codes: dict[str, dict[str, Any]] = {}
         self._lead_ids = itertools.count(651_095_960_136_641, 13)
         self._webhook_ids = itertools.count(1234)
+        self.lead_scrolls: OrderedDict[int, array[int]] = OrderedDict()
+        self._scroll_ids = itertools.count(1)
         self.smart_plan_tasks: set[int] = set()
         self._ids = itertools.count(_FIRST_TASK_ID, 7)
         for lead_id in sandbox_lead_ids() if leads is None else leads:

@@ -101,6 +101,22 @@ def test_fixed_window_headers_follow_the_docs() -> None:
     )
 
 
+def test_windows_can_start_at_each_credentials_first_request() -> None:
+    now = [1_800_000_005.0]
+    limit = FixedWindowRateLimit(limit=1, window=10, align="first-request", clock=lambda: now[0])
+    assert limit.check("a") == (
+        True,
+        {"X-RateLimit-Limit": "1", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "1800000015"},
+    )
+    now[0] += 7  # past the epoch-aligned boundary, still inside a's own window
+    assert not limit.check("a")[0]
+    assert limit.check("b")[1]["X-RateLimit-Reset"] == "1800000022"
+    now[0] += 3
+    assert limit.check("a")[0]
+    with pytest.raises(ValueError, match="align"):
+        FixedWindowRateLimit(align="sliding")
+
+
 def test_reset_header_forms() -> None:
     now = [1_800_000_005.2]
     delta = FixedWindowRateLimit(limit=2, window=10, reset_format="delta", clock=lambda: now[0])

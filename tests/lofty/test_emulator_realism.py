@@ -363,3 +363,19 @@ async def test_clean_shutdown_fsyncs_the_state_log(tmp_path: Path) -> None:
     assert list(again.tasks) == list(emulator.tasks) and len(again.tasks) == 3
     first = next(iter(emulator.tasks))
     assert again.tasks[first] == emulator.tasks[first]
+
+
+async def test_a_long_lead_scroll_reads_a_snapshot_of_the_first_pages_matches() -> None:
+    from lofty_async import LoftyClient
+
+    emulator = LoftyEmulator(rate_limit=FixedWindowRateLimit(**NO_LIMIT), leads=range(1, 2_501))
+    async with emulator.serve() as url, LoftyClient(api_key=SANDBOX_API_KEY, base_url=url) as lofty:
+        seen = []
+        async for lead in lofty.leads.iter(page_size=100):
+            seen.append(lead.lead_id)
+            if len(seen) == 150:
+                emulator.add_lead(9_999_999)  # a lead created mid-scroll is not in this scroll
+        assert len(seen) == len(set(seen)) == 2_500 and 9_999_999 not in seen
+        assert len(emulator.lead_scrolls) == 1  # the matching ran once, on the first page
+        fresh = [lead.lead_id async for lead in lofty.leads.iter(page_size=100)]
+        assert len(fresh) == 2_501
