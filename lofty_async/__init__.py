@@ -60,6 +60,7 @@ from ._lead_models import (
     LeadInquiry,
     LeadProperty,
     LeadTag,
+    LeadTagRef,
     LeadTransaction,
     LeadUpdate,
     ListMetadata,
@@ -68,7 +69,16 @@ from ._lead_models import (
     RoutingPreview,
     User,
 )
-from ._leads import LEAD_SORTS, LEAD_TYPES, LeadAssignee, LeadPage, Leads, RoutingRequest
+from ._leads import (
+    LEAD_SORTS,
+    LEAD_TYPES,
+    AssigneeUser,
+    LeadAssignee,
+    LeadAssignment,
+    LeadPage,
+    Leads,
+    RoutingRequest,
+)
 from ._models import Task
 from ._oauth import (
     AUTHORIZE_URL,
@@ -121,6 +131,7 @@ __all__ = [
     "Appointment",
     "AppointmentEvent",
     "AppointmentsV1",
+    "AssigneeUser",
     "AuthenticationError",
     "AvailableMeetings",
     "BadRequestError",
@@ -138,6 +149,7 @@ __all__ = [
     "CustomRoleAssignee",
     "Lead",
     "LeadAssignee",
+    "LeadAssignment",
     "LeadCreate",
     "LeadFamilyMember",
     "LeadInfoEvent",
@@ -145,6 +157,7 @@ __all__ = [
     "LeadPage",
     "LeadProperty",
     "LeadTag",
+    "LeadTagRef",
     "LeadTransaction",
     "LeadUpdate",
     "Leads",

@@ -8,6 +8,7 @@ milliseconds. ``tests/lofty/test_spec_conformance.py`` checks these classes agai
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TypedDict
 
@@ -28,6 +29,7 @@ __all__ = [
     "LeadInquiry",
     "LeadProperty",
     "LeadTag",
+    "LeadTagRef",
     "LeadTransaction",
     "LeadUpdate",
     "LeadUpdateFields",
@@ -50,6 +52,19 @@ class LeadTag:
     tag_name: str | None = None
     creator_user_id: int | None = None
     visible_type: int | None = None
+
+
+@attrs.frozen(kw_only=True)
+class LeadTagRef:
+    """A tag named in a request's ``tags`` as an object: ``{"tagName": "follow-up"}``.
+
+    Lofty's lead-management guide and concepts page send tags this way (seed 003's update);
+    the OpenAPI spec documents ``tags`` as an array of strings. Both forms are accepted: pass
+    ``tags=["follow-up"]`` (spec) or ``tags=[LeadTagRef(tag_name="follow-up")]`` /
+    ``tags=[{"tagName": "follow-up"}]`` (guide), not both in one list.
+    """
+
+    tag_name: str
 
 
 @attrs.frozen(kw_only=True)
@@ -589,7 +604,7 @@ class LeadCreate:
     """The groups the lead is in. Caution: Max limit 30 characters. If you exceed the limit, the import will succeed, but only import 30 characters in front. Deprecated, use segments instead."""
     segments: list[str] | None = None
     """The segments the lead is in. Caution: Max limit 30 characters. If you exceed the limit, the import will succeed, but only import 30 characters in front."""
-    tags: list[str] | None = None
+    tags: list[str] | list[LeadTagRef] | None = None
     """The tags associated with the lead. All existing tags will be updated based on this call. Caution: Max limit 64 characters. If you exceed the limit, the import will succeed, but only import 64 characters in front."""
     tags_add: list[str] | None = None
     """The tags associated with the lead. All existing tags will be retained, only add new tags based on this call. Caution: Max limit 64 characters. If you exceed the limit, the import will succeed, but only import 64 characters in front."""
@@ -686,7 +701,7 @@ class LeadUpdate:
     """The groups the lead is in Caution: Max limit 30 characters.If you exceed the limit,the import will success , but only import 30 characters in front. deprecated, use segments instead."""
     segments: list[str] | None = None
     """The segments the lead is in Caution: Max limit 30 characters.If you exceed the limit,the import will success , but only import 30 characters in front."""
-    tags: list[str] | None = None
+    tags: list[str] | list[LeadTagRef] | None = None
     """The tags associated with the lead. All existing tags will be updated based on this call Caution: Max limit 64 characters.If you exceed the limit,the import will success , but only import 64 characters in front."""
     tags_add: list[str] | None = None
     """The tags associated with the lead. All existing tags will be retained, only add new tags base on this call Caution: Max limit 64 characters. If you exceed the limit, the import will success, but only import 64 characters in front."""
@@ -753,7 +768,7 @@ class LeadCreateFields(TypedDict, total=False):
     stage: str | None
     groups: list[str] | None
     segments: list[str] | None
-    tags: list[str] | None
+    tags: Sequence[str] | Sequence[LeadTagRef] | Sequence[Mapping[str, str]] | None
     tags_add: list[str] | None
     source: str | None
     inquiry: LeadInquiry | None
@@ -806,7 +821,7 @@ class LeadUpdateFields(TypedDict, total=False):
     stage: str | None
     groups: list[str] | None
     segments: list[str] | None
-    tags: list[str] | None
+    tags: Sequence[str] | Sequence[LeadTagRef] | Sequence[Mapping[str, str]] | None
     tags_add: list[str] | None
     source: str | None
     inquiry: LeadInquiry | None

@@ -29,6 +29,7 @@ from ._lead_models import (
     Lead,
     LeadCreate,
     LeadCreateFields,
+    LeadTagRef,
     LeadTransaction,
     LeadUpdate,
     LeadUpdateFields,
@@ -37,7 +38,18 @@ from ._lead_models import (
     User,
 )
 
-__all__ = ["LEAD_SORTS", "LEAD_TYPES", "LeadAssignee", "LeadPage", "Leads", "check_lead_fields"]
+__all__ = [
+    "LEAD_SORTS",
+    "LEAD_TYPES",
+    "AssigneeUser",
+    "LeadAssignee",
+    "LeadAssignment",
+    "LeadPage",
+    "Leads",
+    "RoutingRequest",
+    "check_lead_fields",
+    "check_tags",
+]
 
 LEAD_TYPES: Mapping[int, str] = {
     -1: "Other",
@@ -98,6 +110,21 @@ class LeadAssignee:
 
     role: str
     assignee: str
+
+
+@attrs.frozen(kw_only=True)
+class AssigneeUser:
+    """One assignee by user ID, as seed 003 sends it: ``{"userId": 10000000514}``."""
+
+    user_id: int
+
+
+@attrs.frozen(kw_only=True)
+class LeadAssignment:
+    """The assignment body of the lead-management guide (seed 003):
+    ``{"assignees": [{"userId": 10000000514}]}``."""
+
+    assignees: list[AssigneeUser]
 
 
 @attrs.frozen(kw_only=True)
@@ -203,13 +230,51 @@ def check_lead_fields(fields: Mapping[str, Any], *, creating: bool) -> None:
             check_choice("lead_transaction.transaction_type", transaction.transaction_type, _TRANSACTION_TYPES)
 
 
+_TAGS_ALLOWED = (
+    "a list of tag names (strings, as the spec documents) or of {'tagName': name} objects (as the guide sends)"
+)
+
+
+def check_tags(field: str, value: object) -> list[str] | list[LeadTagRef]:
+    """``tags`` in either documented form, checked element by element before sending.
+
+    Accepts a list of non-blank strings (the OpenAPI spec's ``array<string>``) or a list of
+    :class:`LeadTagRef` / ``{"tagName": name}`` mappings (the guide's and seed 003's form).
+
+    Raises:
+        ValidationError: not a list, an element of another type (e.g. an integer, which Lofty
+            would turn into a new tag name), a blank name, or both forms in one list; the
+            field is named with the element's index (``tags[1]``).
+    """
+    if isinstance(value, str | bytes) or not isinstance(value, Sequence):
+        raise ValidationError(field, value, _TAGS_ALLOWED)
+    names: list[str] = []
+    refs: list[LeadTagRef] = []
+    for index, item in enumerate(value):
+        where = f"{field}[{index}]"
+        if isinstance(item, str):
+            names.append(check_text(where, item))
+        elif isinstance(item, LeadTagRef):
+            refs.append(LeadTagRef(tag_name=check_text(f"{where}.tag_name", item.tag_name)))
+        elif isinstance(item, Mapping) and set(item) == {"tagName"}:
+            refs.append(LeadTagRef(tag_name=check_text(f"{where}.tagName", item["tagName"])))
+        else:
+            raise ValidationError(where, item, "a tag name (string) or a {'tagName': name} object")
+        if names and refs:
+            raise ValidationError(field, value, "one form for every tag: all strings, or all {'tagName': name} objects")
+    return refs if refs else names
+
+
 def _build(cls: type[Any], fields: Mapping[str, Any], *, creating: bool) -> Any:
     known = {a.name for a in attrs.fields(cls)}
     unknown = sorted(set(fields) - known)
     if unknown:
         raise ValidationError(unknown[0], fields[unknown[0]], f"a field of {cls.__name__}")
-    check_lead_fields(fields, creating=creating)
-    return cls(**fields)
+    checked = dict(fields)
+    if checked.get("tags") is not None:
+        checked["tags"] = check_tags("tags", checked["tags"])
+    check_lead_fields(checked, creating=creating)
+    return cls(**checked)
 
 
 def _join(values: Sequence[str] | str | None) -> str | None:
@@ -469,30 +534,57 @@ class Leads:
         )
         return record_id(response, "leadId")
 
-    async def assign(self, lead_id: int, assignees: Sequence[LeadAssignee | str]) -> int:
-        """Assign a lead to team members.
+    async def assign(
+        self,
+        lead_id: int,
+        assignees: Sequence[LeadAssignee | str] | None = None,
+        *,
+        user_ids: Sequence[int] | None = None,
+    ) -> int:
+        """Assign a lead to team members, by user ID or by role and account.
 
-        Source: POST /v1.0/leads/{leadId}/assignment  (body: a JSON array of
-        ``{"role", "assignee"}``)
+        Source: POST /v1.0/leads/{leadId}/assignment  (answers ``{"leadId": n}``)
+
+        Two body forms are documented, and each is sent exactly as its source shows:
+
+        * ``user_ids=[10000000514]`` sends ``{"assignees": [{"userId": 10000000514}]}``: the
+          form of Lofty's lead-management guide (seed 003).
+        * ``assignees=[LeadAssignee(role="Agent", assignee="info@lofty-mail.me")]`` sends
+          ``[{"role": "Agent", "assignee": "info@lofty-mail.me"}]``: the OpenAPI spec's form
+          (schema ``LeadAssigineeRequest``), which names members by account (login email).
 
         Args:
             lead_id: The lead's ID.
-            assignees: :class:`LeadAssignee` items, or plain strings meaning
-                ``LeadAssignee(role="Agent", assignee=<account>)``. The API identifies members
-                by account (login email), not by user ID.
+            assignees: Spec form: :class:`LeadAssignee` items, or plain strings meaning
+                ``LeadAssignee(role="Agent", assignee=<account>)``.
+            user_ids: Guide form: team members' user IDs (``User.member_user_id``).
 
         Raises:
-            ValidationError: empty list, bad role or account (nothing sent).
+            ValidationError: both or neither of ``assignees`` and ``user_ids``, an empty list,
+                a bad role, account or user ID (nothing sent).
+            APIResponseValidationError: a 2xx without a usable ``leadId``.
         """
         lead_id = check_positive_id("lead_id", lead_id)
-        if isinstance(assignees, str) or not assignees:
-            raise ValidationError("assignees", assignees, "a non-empty list of LeadAssignee or account emails")
-        body = []
-        for item in assignees:
-            entry = LeadAssignee(role="Agent", assignee=item) if isinstance(item, str) else item
-            check_choice("assignees.role", entry.role, _ROLES)
-            check_text("assignees.assignee", entry.assignee)
-            body.append({"role": entry.role, "assignee": entry.assignee})
+        body: Any
+        if user_ids is not None:
+            if assignees is not None:
+                raise ValidationError("user_ids", user_ids, "either user_ids or assignees, not both")
+            if isinstance(user_ids, str | bytes) or not isinstance(user_ids, Sequence) or not user_ids:
+                raise ValidationError("user_ids", user_ids, "a non-empty list of user IDs")
+            users = [AssigneeUser(user_id=check_positive_id(f"user_ids[{i}]", u)) for i, u in enumerate(user_ids)]
+            body = self.converter.unstructure(LeadAssignment(assignees=users))
+        else:
+            if isinstance(assignees, str) or not assignees:
+                raise ValidationError(
+                    "assignees", assignees, "a non-empty list of LeadAssignee or account emails (or pass user_ids=)"
+                )
+            entries: builtins.list[LeadAssignee] = []
+            for item in assignees:
+                entry = LeadAssignee(role="Agent", assignee=item) if isinstance(item, str) else item
+                check_choice("assignees.role", entry.role, _ROLES)
+                check_text("assignees.assignee", entry.assignee)
+                entries.append(entry)
+            body = self.converter.unstructure(entries, builtins.list[LeadAssignee])
         response = await self.session.send(
             Request(
                 method="POST",
