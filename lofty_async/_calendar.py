@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import builtins
 import re
-from collections.abc import AsyncIterator, Hashable, Sequence
+from collections.abc import Hashable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -16,10 +16,10 @@ import attrs
 import cattrs
 
 from crm_core import HTTPSession, Request, RequestKind, Response, ValidationError
-from crm_core._converter import format_epoch_ms, same_instant_at_precision
+from crm_core._converter import WireModel, format_epoch_ms, same_instant_at_precision
 from crm_core._decode import envelope_key, structure
 from crm_core._options import Transport
-from crm_core._pagination import iter_pages
+from crm_core._pagination import CursorIterator, page_number_fetch
 from crm_core._reconcile import Candidate, CreateLedger, ReconcileSettings, send_create_once
 from crm_core._validation import (
     check_choice,
@@ -42,6 +42,7 @@ __all__ = [
     "CalendarCreate",
     "CalendarCreateResult",
     "CalendarEvent",
+    "CalendarIterator",
     "CalendarPage",
     "CalendarUpdate",
     "MeetingSlot",
@@ -61,7 +62,7 @@ MAX_MEETING_RANGE = timedelta(days=90)
 
 
 @attrs.frozen(kw_only=True)
-class CalendarCreateResult:
+class CalendarCreateResult(WireModel):
     """What POST /v2.0/calendar answers under ``data`` (schema ``CalendarCreateResult``).
 
     Attributes:
@@ -76,7 +77,7 @@ class CalendarCreateResult:
 
 
 @attrs.frozen(kw_only=True)
-class CalendarEvent:
+class CalendarEvent(WireModel):
     """A task or appointment in the calendar (schema ``CalendarItemV2``). Source: GET /v2.0/calendar."""
 
     id: str
@@ -108,7 +109,7 @@ class CalendarEvent:
 
 
 @attrs.frozen(kw_only=True)
-class CalendarPage:
+class CalendarPage(WireModel):
     """One page of GET /v2.0/calendar (``data``).
 
     Attributes:
@@ -125,7 +126,7 @@ class CalendarPage:
 
 
 @attrs.frozen(kw_only=True)
-class MeetingSlot:
+class MeetingSlot(WireModel):
     """A free meeting slot (schema ``AvailableMeetingSlotV2``)."""
 
     start_time: datetime
@@ -135,11 +136,27 @@ class MeetingSlot:
 
 
 @attrs.frozen(kw_only=True)
-class AvailableMeetings:
+class AvailableMeetings(WireModel):
     """GET /v2.0/calendar/meetings/available ``data``: ``total`` slots, the first ``limit`` listed."""
 
     total: int
     slots: list[MeetingSlot] = attrs.field(factory=list)
+
+
+class CalendarIterator(CursorIterator[CalendarEvent, int]):
+    """Events from :meth:`Calendar.iter`; ``async for`` over it.
+
+    Attributes:
+        cursor: The 0-based page number to resume from (see :class:`~crm_core.CursorIterator`).
+        at_page_end: The event just yielded was the last of its page.
+        exhausted: Every page has been read.
+        pages_fetched: Requests made so far.
+    """
+
+    @property
+    def page(self) -> int:
+        """Where to resume: pass it back as ``calendar.iter(..., page=...)``. Same as :attr:`cursor`."""
+        return self.cursor
 
 
 def check_calendar_id(calendar_id: object) -> str:
@@ -539,7 +556,7 @@ class Calendar:
         )
         return structure(self.converter, envelope_key(response, "data"), CalendarPage, response)
 
-    async def iter(
+    def iter(
         self,
         *,
         start_time: datetime | str | None = None,
@@ -553,11 +570,26 @@ class Calendar:
         sort: str | None = None,
         desc: bool | None = None,
         source_types: Sequence[int] | None = None,
-    ) -> AsyncIterator[CalendarEvent]:
-        """Every calendar event in the range, page by page (see :meth:`list`).
+        page: int = 0,
+    ) -> CalendarIterator:
+        """Every calendar event in the range, page by page (see :meth:`list`); resumable.
 
         Source: GET /v2.0/calendar (all pages)
+
+        Args:
+            page: Resume from a saved :attr:`CalendarIterator.page` (0-based; 0: from the
+                start). Page numbers shift if events in the range are added or removed
+                meanwhile; idempotent handling covers the repeats.
+            page_size: Events per request, 1 to 500. The other arguments are :meth:`list`'s.
+
+        Returns:
+            A :class:`CalendarIterator` (``async for``); its ``page`` is where to resume.
+
+        Raises:
+            ValidationError: bad ``page`` or ``page_size`` (at the call, nothing sent).
         """
+        start = check_int_range("page", page, 0)
+        check_int_range("page_size", page_size, 1, MAX_PAGE_SIZE)
 
         async def fetch(number: int) -> tuple[builtins.list[CalendarEvent], bool]:
             page = await self.list(
@@ -576,8 +608,7 @@ class Calendar:
             )
             return page.items, (number + 1) * page_size < page.total
 
-        async for event in iter_pages(fetch, first_page=0):
-            yield event
+        return CalendarIterator(page_number_fetch(fetch), start)
 
     async def update(
         self,

@@ -14,6 +14,8 @@ from typing import TypedDict
 
 import attrs
 
+from crm_core._converter import WireModel
+
 __all__ = [
     "AgentInfo",
     "Commission",
@@ -42,7 +44,7 @@ __all__ = [
 
 
 @attrs.frozen(kw_only=True)
-class LeadTag:
+class LeadTag(WireModel):
     """A tag on a lead (schema ``UserLeadTagVo``)."""
 
     lead_id: int | None = None
@@ -68,7 +70,7 @@ class LeadTagRef:
 
 
 @attrs.frozen(kw_only=True)
-class Location:
+class Location(WireModel):
     """An area a lead is interested in (schema ``Location``)."""
 
     state_code: str | None = None
@@ -86,7 +88,7 @@ class Location:
 
 
 @attrs.frozen(kw_only=True)
-class LeadInquiry:
+class LeadInquiry(WireModel):
     """What a lead is looking for (schema ``LeadInquiry``)."""
 
     price_min: int | None = None
@@ -112,7 +114,7 @@ class LeadInquiry:
 
 
 @attrs.frozen(kw_only=True)
-class LeadProperty:
+class LeadProperty(WireModel):
     """A property or mailing address of a lead (schema ``LeadProperty``); prices in dollars."""
 
     price: int | None = None
@@ -162,7 +164,7 @@ class LeadProperty:
 
 
 @attrs.frozen(kw_only=True)
-class CustomAttribute:
+class CustomAttribute(WireModel):
     """A custom field value (schema ``CustomAttribute``)."""
 
     attribute_name: str
@@ -176,7 +178,7 @@ class CustomAttribute:
 
 
 @attrs.frozen(kw_only=True)
-class LeadFamilyMember:
+class LeadFamilyMember(WireModel):
     """A family member of a lead (schema ``LeadFamilyMember``); birthday as ``"MMM d, yyyy"``."""
 
     relationship: str | None = None
@@ -194,7 +196,7 @@ class LeadFamilyMember:
 
 
 @attrs.frozen(kw_only=True)
-class CustomRole:
+class CustomRole(WireModel):
     """A custom role assignment on a lead (schema ``CustomRole``)."""
 
     role_id: int
@@ -208,7 +210,7 @@ class CustomRole:
 
 
 @attrs.frozen(kw_only=True)
-class CustomFieldValue:
+class CustomFieldValue(WireModel):
     """A transaction custom field value (schema ``CustomFieldRequest``)."""
 
     id: int | None = None
@@ -218,7 +220,7 @@ class CustomFieldValue:
 
 
 @attrs.frozen(kw_only=True)
-class Commission:
+class Commission(WireModel):
     """One commission line (schema ``Commission``)."""
 
     id: int | None = None
@@ -234,7 +236,7 @@ class Commission:
 
 
 @attrs.frozen(kw_only=True)
-class Commissions:
+class Commissions(WireModel):
     """A commission structure (schema ``Commissions``)."""
 
     pre_split: list[Commission] | None = None
@@ -243,7 +245,7 @@ class Commissions:
 
 
 @attrs.frozen(kw_only=True)
-class LeadTransaction:
+class LeadTransaction(WireModel):
     """A transaction (deal) of a lead (schema ``LeadTransaction``); dates are aware datetimes, sent as epoch milliseconds."""
 
     created: datetime | None = attrs.field(default=None, metadata={"epoch_ms": True})
@@ -298,7 +300,7 @@ class LeadTransaction:
 
 
 @attrs.frozen(kw_only=True)
-class Lead:
+class Lead(WireModel):
     """A lead (schema ``LeadResponse``). Source: GET /v1.0/leads/{leadId}, GET /v1.0/leads. Timestamps are aware (Lofty sends ``...GMT``, read as UTC); ``birthday`` is ``"MMM d, yyyy"``."""
 
     cannot_text: bool | None = None
@@ -420,7 +422,7 @@ class Lead:
 
 
 @attrs.frozen(kw_only=True)
-class ListMetadata:
+class ListMetadata(WireModel):
     """Lead-list pagination metadata (``_metadata``, documented as ``get_metadata``)."""
 
     collection: str | None = None
@@ -436,7 +438,7 @@ class ListMetadata:
 
 
 @attrs.frozen(kw_only=True)
-class CustomRoleAssignee:
+class CustomRoleAssignee(WireModel):
     """A routed assignee in a routing preview (schema ``CustomRoleAssignee``)."""
 
     agent_full_name: str | None = None
@@ -454,7 +456,7 @@ class CustomRoleAssignee:
 
 
 @attrs.frozen(kw_only=True)
-class RoutingPreview:
+class RoutingPreview(WireModel):
     """Who routing would pick for a hypothetical lead (schema ``LeadCustomRoleAssigneeInfo``). Source: POST /v1.0/leads/assignee."""
 
     lead_id: int | None = None
@@ -470,7 +472,7 @@ class RoutingPreview:
 
 
 @attrs.frozen(kw_only=True)
-class AgentInfo:
+class AgentInfo(WireModel):
     """Agent profile details (schema ``AgentInfo``)."""
 
     license_id: str | None = None
@@ -488,7 +490,7 @@ class AgentInfo:
 
 
 @attrs.frozen(kw_only=True)
-class Office:
+class Office(WireModel):
     """An office / group (schema ``OfficeBo``)."""
 
     id: int | None = None
@@ -520,7 +522,7 @@ class Office:
 
 
 @attrs.frozen(kw_only=True)
-class User:
+class User(WireModel):
     """The authenticated team member (schema ``UserResponse``). Source: GET /v1.0/me."""
 
     id: int | None = None
