@@ -32,6 +32,7 @@ from crm_core import (
     ValidationError,
 )
 from crm_core._client import RateLimit
+from crm_core._options import RawResponse
 
 from ._calendar import (
     CALENDAR_TYPES,
@@ -41,6 +42,7 @@ from ._calendar import (
     CalendarCreate,
     CalendarCreateResult,
     CalendarEvent,
+    CalendarIterator,
     CalendarPage,
     CalendarUpdate,
     MeetingSlot,
@@ -75,6 +77,7 @@ from ._leads import (
     AssigneeUser,
     LeadAssignee,
     LeadAssignment,
+    LeadIterator,
     LeadPage,
     Leads,
     RoutingRequest,
@@ -89,7 +92,7 @@ from ._oauth import (
     OAuthTokens,
     make_pkce_pair,
 )
-from ._tasks import ASSIGNED_ROLES, TASK_TYPES, TaskCreate, Tasks, TaskUpdate
+from ._tasks import ASSIGNED_ROLES, TASK_TYPES, MyTasksIterator, TaskCreate, Tasks, TaskUpdate
 from ._v1 import V1, Appointment, AppointmentsV1, TasksV1, TaskV1, TaskV1Create, TaskV1Update
 from ._version import __version__
 from ._webhooks import (
@@ -139,6 +142,7 @@ __all__ = [
     "CalendarCreate",
     "CalendarCreateResult",
     "CalendarEvent",
+    "CalendarIterator",
     "CalendarPage",
     "CalendarUpdate",
     "Commission",
@@ -154,6 +158,7 @@ __all__ = [
     "LeadFamilyMember",
     "LeadInfoEvent",
     "LeadInquiry",
+    "LeadIterator",
     "LeadPage",
     "LeadProperty",
     "LeadTag",
@@ -165,6 +170,7 @@ __all__ = [
     "Location",
     "LoftyClient",
     "MeetingSlot",
+    "MyTasksIterator",
     "NotFoundError",
     "OAuthApp",
     "OAuthAuth",
@@ -175,6 +181,7 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimit",
     "RateLimitError",
+    "RawResponse",
     "ReconciliationError",
     "RetryPolicy",
     "RoutingPreview",
