@@ -9,6 +9,7 @@ import pytest
 from aioresponses import aioresponses
 
 from lofty_async import LeadAssignee, LeadTagRef, LoftyClient, ValidationError
+from lofty_async.testing import sandbox_lead_ids
 
 BASE = "https://api.lofty.com"
 LEAD = 563172647619608
@@ -94,3 +95,17 @@ async def test_bad_assignments_are_refused_before_sending(kwargs: dict[str, Any]
                 await lofty.leads.assign(LEAD, **kwargs)
             assert caught.value.field == field
             assert not mock.requests
+
+
+async def test_both_forms_against_the_emulator(lofty: LoftyClient) -> None:
+    lead = sandbox_lead_ids()[3]
+    assert await lofty.leads.update(lead, stage="Contacted", tags=[{"tagName": "follow-up"}]) == lead
+    assert await lofty.leads.update(lead, tags_add=["hot"]) == lead
+    names = {t.tag_name for t in (await lofty.leads.get(lead)).tags or []}
+    assert names == {"follow-up", "hot"}
+    assert await lofty.leads.update(lead, tags=["only"]) == lead
+    assert {t.tag_name for t in (await lofty.leads.get(lead)).tags or []} == {"only"}
+    me = await lofty.me()
+    assert me.member_user_id is not None
+    assert await lofty.leads.assign(lead, user_ids=[me.member_user_id]) == lead
+    assert (await lofty.leads.get(lead)).assigned_user_id == me.member_user_id
