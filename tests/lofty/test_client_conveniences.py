@@ -10,9 +10,9 @@ from typing import Any
 import cattrs
 import pytest
 
-from crm_core import Event, EventKind, FakeClock, RetryPolicy, ServerError
+from crm_core import APITimeoutError, Event, EventKind, FakeClock, RetryPolicy, ServerError
 from crm_core._converter import make_converter
-from crm_core._options import RawResponse
+from crm_core._options import RawResponse, _send_takes
 from crm_core.emulator import FaultPlan, FixedWindowRateLimit
 from lofty_async import Lead, LoftyClient, Task
 from lofty_async.testing import SANDBOX_API_KEY, LoftyEmulator, sandbox_lead_ids
@@ -186,3 +186,22 @@ async def test_calendar_iteration_resumes_from_a_saved_page(lofty: LoftyClient) 
     assert events.page == 1 and len(seen) == 3
     rest = [e.id async for e in lofty.calendar.iter(**window, page=events.page)]
     assert len(set(seen) | set(rest)) == 8 and len(rest) == 5
+
+
+@pytest.mark.skipif(not _send_takes("timeout"), reason="HTTPSession.send(timeout=) has not landed yet")
+async def test_with_options_timeout_applies_to_the_view_only() -> None:
+    plan = FaultPlan()
+    plan.slow_seconds = 1.0
+    emulator = LoftyEmulator(faults=plan, rate_limit=FixedWindowRateLimit(limit=10**9, window=60))
+    async with (
+        emulator.serve() as url,
+        LoftyClient(api_key=SANDBOX_API_KEY, base_url=url, timeout=10, seed=1) as lofty,
+    ):
+        task_id = await lofty.tasks.create(**task_args(0))
+        plan.add("slow", route="GET /v2.0/tasks/*", times=1)
+        hasty = lofty.with_options(timeout=0.2, retry=RetryPolicy(max_retries=0))
+        with pytest.raises(APITimeoutError):
+            await hasty.tasks.get(task_id)
+        plan.add("slow", route="GET /v2.0/tasks/*", times=1)
+        assert (await lofty.tasks.get(task_id)).id == task_id  # the client's own 10 s still applies
+        emulator.core.stop_slow_responses()
