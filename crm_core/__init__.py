@@ -42,7 +42,7 @@ from ._errors import (
 )
 from ._events import Event, EventHook, EventKind
 from ._journal import Journal, JournalMismatchError
-from ._options import RawResponse, RequestOptions, SessionView, Transport, with_raw_response
+from ._options import RawResponse, RequestOptions, SessionView, Transport, raw_response_wrapper
 from ._pagination import CursorIterator, Page
 from ._ratelimit import (
     AIMDConfig,
@@ -121,8 +121,8 @@ __all__ = [
     "parse_int",
     "parse_rate_limit_reset",
     "parse_retry_after",
+    "raw_response_wrapper",
     "run_bulk",
     "same_instant_at_precision",
     "snake_to_camel",
-    "with_raw_response",
 ]

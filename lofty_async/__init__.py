@@ -47,7 +47,7 @@ from ._calendar import (
     CalendarUpdate,
     MeetingSlot,
 )
-from ._client import DEFAULT_BASE_URL, LoftyClient
+from ._client import DEFAULT_BASE_URL, LoftyClient, LoftyClientWithRawResponse
 from ._lead_models import (
     AgentInfo,
     Commission,
@@ -169,6 +169,7 @@ __all__ = [
     "ListMetadata",
     "Location",
     "LoftyClient",
+    "LoftyClientWithRawResponse",
     "MeetingSlot",
     "MyTasksIterator",
     "NotFoundError",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,7 +15,25 @@ from crm_core import APITimeoutError, Event, EventKind, FakeClock, RetryPolicy, 
 from crm_core._converter import make_converter
 from crm_core._options import RawResponse, _send_takes
 from crm_core.emulator import FaultPlan, FixedWindowRateLimit
-from lofty_async import Lead, LoftyClient, Task
+from lofty_async import (
+    AppointmentsV1,
+    Calendar,
+    Lead,
+    Leads,
+    LoftyClient,
+    Task,
+    Tasks,
+    TasksV1,
+    Webhooks,
+)
+from lofty_async._raw import (
+    AppointmentsV1WithRawResponse,
+    CalendarWithRawResponse,
+    LeadsWithRawResponse,
+    TasksV1WithRawResponse,
+    TasksWithRawResponse,
+    WebhooksWithRawResponse,
+)
 from lofty_async.testing import SANDBOX_API_KEY, LoftyEmulator, sandbox_lead_ids
 
 LEAD = sandbox_lead_ids()[1]
@@ -110,7 +129,37 @@ async def test_raw_response_gives_status_headers_and_model_from_one_request(
     assert listed.status == 200 and {t.id for t in listed.parsed} >= set(ids)
     me = await lofty.with_raw_response.me()
     assert me.parsed.id is not None and me.http_response.request.path == "/v1.0/me"
-    assert [t async for t in lofty.with_raw_response.tasks.my_tasks(limit=100)]  # iterators pass through
+    listed_v2 = await lofty.with_raw_response.tasks.list(lead_id=LEAD)
+    assert {t.id for t in listed_v2.parsed} >= set(ids) and listed_v2.status == 200
+
+
+@pytest.mark.parametrize(
+    ("resource", "raw"),
+    [
+        (Tasks, TasksWithRawResponse),
+        (Calendar, CalendarWithRawResponse),
+        (Leads, LeadsWithRawResponse),
+        (Webhooks, WebhooksWithRawResponse),
+        (TasksV1, TasksV1WithRawResponse),
+        (AppointmentsV1, AppointmentsV1WithRawResponse),
+    ],
+)
+def test_raw_views_cover_every_coroutine_method(resource: type[Any], raw: type[Any]) -> None:
+    lofty = LoftyClient(api_key="k")
+    instance = {
+        Tasks: lofty.tasks,
+        Calendar: lofty.calendar,
+        Leads: lofty.leads,
+        Webhooks: lofty.webhooks,
+        TasksV1: lofty.v1.tasks,
+        AppointmentsV1: lofty.v1.appointments,
+    }[resource]
+    public = {
+        name
+        for name, member in inspect.getmembers(resource)
+        if not name.startswith("_") and inspect.iscoroutinefunction(member)
+    }
+    assert public == set(vars(raw(instance)))
 
 
 def test_models_keep_unknown_fields_and_write_them_back() -> None:
