@@ -109,3 +109,26 @@ async def test_both_forms_against_the_emulator(lofty: LoftyClient) -> None:
     assert me.member_user_id is not None
     assert await lofty.leads.assign(lead, user_ids=[me.member_user_id]) == lead
     assert (await lofty.leads.get(lead)).assigned_user_id == me.member_user_id
+
+
+async def test_seed_003_create_and_delete_byte_for_byte() -> None:
+    async with LoftyClient(api_key="k") as lofty:
+        with aioresponses() as mock:
+            mock.post(f"{BASE}/v1.0/leads", payload={"leadId": 651095960136641})
+            lead_id = await lofty.leads.create(
+                first_name="Jane",
+                last_name="Smith",
+                emails=["jane.smith@example.com"],
+                phones=["5551234567"],
+                lead_types=[2],
+                source="Website",
+            )
+            assert lead_id == 651095960136641
+            assert bodies(mock) == [
+                b'{"firstName":"Jane","lastName":"Smith","emails":["jane.smith@example.com"],'
+                b'"phones":["5551234567"],"leadTypes":[2],"source":"Website"}'
+            ]
+            mock.delete(f"{BASE}/v1.0/leads/{LEAD}?reason=Duplicate+record", body="")
+            await lofty.leads.delete(LEAD, reason="Duplicate record")
+            deletes = [str(url) for (method, url) in mock.requests if method == "DELETE"]
+            assert deletes == [f"{BASE}/v1.0/leads/{LEAD}?reason=Duplicate+record"]
