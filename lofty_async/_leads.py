@@ -49,6 +49,8 @@ __all__ = [
     "LeadPage",
     "Leads",
     "RoutingRequest",
+    "build_assignment",
+    "build_lead_query",
     "check_lead_fields",
     "check_tags",
 ]
@@ -302,6 +304,95 @@ def _join(values: Sequence[str] | str | None) -> str | None:
     return values if isinstance(values, str) else ",".join(values)
 
 
+def build_lead_query(
+    *,
+    assigned_user_id: int | None = None,
+    stage: str | None = None,
+    source: str | None = None,
+    email: str | None = None,
+    phone: str | None = None,
+    key: str | None = None,
+    any_tags: Sequence[str] | None = None,
+    all_tags: Sequence[str] | None = None,
+    contacted: bool | None = None,
+    segments: Sequence[str] | None = None,
+    group_ids: int | None = None,
+    query_sub_group: bool | None = None,
+    languages: Sequence[str] | None = None,
+    precise_search: bool | None = None,
+    role_assignee_filters: str | None = None,
+    limit: int | None = None,
+    offset: int | None = None,
+    scroll_id: str | None = None,
+    sort: str | None = None,
+    desc: bool | None = None,
+) -> dict[str, Any]:
+    """Check GET /v1.0/leads filters (see :meth:`Leads.list`); return the query parameters.
+
+    Raises:
+        ValidationError: ``limit`` outside 1..100, bad ``sort``, ``offset`` or user ID.
+    """
+    if limit is not None:
+        check_int_range("limit", limit, 1, 100)
+    if offset is not None:
+        check_int_range("offset", offset, 0)
+    if sort is not None:
+        check_choice("sort", sort, LEAD_SORTS)
+    if assigned_user_id is not None:
+        check_positive_id("assigned_user_id", assigned_user_id)
+    params = {
+        "assignedUserId": assigned_user_id,
+        "stage": stage,
+        "source": source,
+        "email": email,
+        "phone": phone,
+        "key": key,
+        "anyTags": _join(any_tags),
+        "allTags": _join(all_tags),
+        "contacted": contacted,
+        "segments": _join(segments),
+        "groupIds": group_ids,
+        "querySubGroup": query_sub_group,
+        "languages": _join(languages),
+        "preciseSearchFlag": precise_search,
+        "roleAssigneeFilters": role_assignee_filters,
+        "limit": limit,
+        "offset": offset,
+        "scrollId": scroll_id,
+        "sort": sort,
+        "desc": desc,
+    }
+    return params
+
+
+def build_assignment(
+    assignees: Sequence[LeadAssignee | str] | None = None, *, user_ids: Sequence[int] | None = None
+) -> LeadAssignment | list[LeadAssignee]:
+    """Check :meth:`Leads.assign` arguments; return the body model of the form asked for.
+
+    Raises:
+        ValidationError: both or neither form, an empty list, a bad role, account or user ID.
+    """
+    if user_ids is not None:
+        if assignees is not None:
+            raise ValidationError("user_ids", user_ids, "either user_ids or assignees, not both")
+        if isinstance(user_ids, str | bytes) or not isinstance(user_ids, Sequence) or not user_ids:
+            raise ValidationError("user_ids", user_ids, "a non-empty list of user IDs")
+        users = [AssigneeUser(user_id=check_positive_id(f"user_ids[{i}]", u)) for i, u in enumerate(user_ids)]
+        return LeadAssignment(assignees=users)
+    if isinstance(assignees, str) or not assignees:
+        raise ValidationError(
+            "assignees", assignees, "a non-empty list of LeadAssignee or account emails (or pass user_ids=)"
+        )
+    entries: list[LeadAssignee] = []
+    for item in assignees:
+        entry = LeadAssignee(role="Agent", assignee=item) if isinstance(item, str) else item
+        check_choice("assignees.role", entry.role, _ROLES)
+        check_text("assignees.assignee", entry.assignee)
+        entries.append(entry)
+    return entries
+
+
 @attrs.frozen(kw_only=True)
 class Leads:
     """Lofty leads. Reach it as ``client.leads``.
@@ -464,36 +555,28 @@ class Leads:
             ValidationError: ``limit`` outside 1..100, bad ``sort`` or ``offset`` (nothing sent).
             BadRequestError: refused by Lofty (``LIMIT_NOT_VALID``).
         """
-        if limit is not None:
-            check_int_range("limit", limit, 1, 100)
-        if offset is not None:
-            check_int_range("offset", offset, 0)
-        if sort is not None:
-            check_choice("sort", sort, LEAD_SORTS)
-        if assigned_user_id is not None:
-            check_positive_id("assigned_user_id", assigned_user_id)
-        params = {
-            "assignedUserId": assigned_user_id,
-            "stage": stage,
-            "source": source,
-            "email": email,
-            "phone": phone,
-            "key": key,
-            "anyTags": _join(any_tags),
-            "allTags": _join(all_tags),
-            "contacted": contacted,
-            "segments": _join(segments),
-            "groupIds": group_ids,
-            "querySubGroup": query_sub_group,
-            "languages": _join(languages),
-            "preciseSearchFlag": precise_search,
-            "roleAssigneeFilters": role_assignee_filters,
-            "limit": limit,
-            "offset": offset,
-            "scrollId": scroll_id,
-            "sort": sort,
-            "desc": desc,
-        }
+        params = build_lead_query(
+            assigned_user_id=assigned_user_id,
+            stage=stage,
+            source=source,
+            email=email,
+            phone=phone,
+            key=key,
+            any_tags=any_tags,
+            all_tags=all_tags,
+            contacted=contacted,
+            segments=segments,
+            group_ids=group_ids,
+            query_sub_group=query_sub_group,
+            languages=languages,
+            precise_search=precise_search,
+            role_assignee_filters=role_assignee_filters,
+            limit=limit,
+            offset=offset,
+            scroll_id=scroll_id,
+            sort=sort,
+            desc=desc,
+        )
         response = await self.session.send(
             Request(method="GET", path="/v1.0/leads", operation="leads.list", kind=RequestKind.READ, params=params)
         )
@@ -607,26 +690,7 @@ class Leads:
             APIResponseValidationError: a 2xx without a usable ``leadId``.
         """
         lead_id = check_positive_id("lead_id", lead_id)
-        body: Any
-        if user_ids is not None:
-            if assignees is not None:
-                raise ValidationError("user_ids", user_ids, "either user_ids or assignees, not both")
-            if isinstance(user_ids, str | bytes) or not isinstance(user_ids, Sequence) or not user_ids:
-                raise ValidationError("user_ids", user_ids, "a non-empty list of user IDs")
-            users = [AssigneeUser(user_id=check_positive_id(f"user_ids[{i}]", u)) for i, u in enumerate(user_ids)]
-            body = self.converter.unstructure(LeadAssignment(assignees=users))
-        else:
-            if isinstance(assignees, str) or not assignees:
-                raise ValidationError(
-                    "assignees", assignees, "a non-empty list of LeadAssignee or account emails (or pass user_ids=)"
-                )
-            entries: builtins.list[LeadAssignee] = []
-            for item in assignees:
-                entry = LeadAssignee(role="Agent", assignee=item) if isinstance(item, str) else item
-                check_choice("assignees.role", entry.role, _ROLES)
-                check_text("assignees.assignee", entry.assignee)
-                entries.append(entry)
-            body = self.converter.unstructure(entries, builtins.list[LeadAssignee])
+        body = self.converter.unstructure(build_assignment(assignees, user_ids=user_ids))
         response = await self.session.send(
             Request(
                 method="POST",
