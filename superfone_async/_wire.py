@@ -9,18 +9,20 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Callable
+import typing
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import attrs
 import cattrs
-from cattrs.gen import make_dict_unstructure_fn, override
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from crm_core._converter import make_converter
 
 __all__ = [
     "BODY_CONVERTER",
+    "EXTRA",
     "UNSET",
     "Unset",
     "install_hooks",
@@ -72,16 +74,99 @@ def _structure_int(value: Any, _: Any) -> int:
 
 
 def install_hooks(converter: cattrs.Converter) -> cattrs.Converter:
-    """Make ``converter`` Superfone-strict: every ``int`` field is a whole JSON number.
+    """Superfone's hooks on a client's response converter.
+
+    * Every ``int`` field is a whole JSON number: a 2xx whose ``id`` is ``"abc"``, ``null`` or
+      ``12.9`` fails to decode, which the SDK reports as
+      :class:`~crm_core.APIResponseValidationError` (outcome ``PROCESSED``).
+    * Models with an :func:`extra_field` keep unknown response keys there, and unstructure them
+      back (a round trip loses nothing); a strict converter (``strict_responses=True``, for
+      tests) still refuses them.
+    * Datetimes unstructure as Superfone writes them: UTC, milliseconds, ``Z``.
 
     Install before the converter first structures a model (hooks are compiled on first use).
-    A 2xx whose ``id`` is ``"abc"``, ``null`` or ``12.9`` then fails to decode, which the SDK
-    reports as :class:`~crm_core.APIResponseValidationError` (outcome ``PROCESSED``).
     """
     default_bool = converter.get_structure_hook(bool)
     converter.register_structure_hook(int, _structure_int)
     converter.register_structure_hook(bool, default_bool)  # bool subclasses int: keep its own hook
+    converter.register_unstructure_hook(datetime, _utc_ms_z)
+    _keep_extra(converter, omit_none=False)
     return converter
+
+
+def _utc_ms_z(value: datetime) -> str:
+    moment = value.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+# -- unknown response fields -------------------------------------------------------------------
+
+
+EXTRA: Mapping[str, Any] = {"extra": True}
+"""Field metadata: this ``dict`` field keeps the model's unknown response keys (``{wire_name: value}``)."""
+
+
+def _origin(cls: Any) -> Any:
+    return typing.get_origin(cls) or cls
+
+
+def _extra_attribute(cls: Any) -> attrs.Attribute[Any] | None:
+    origin = _origin(cls)
+    if not (isinstance(origin, type) and attrs.has(origin)):
+        return None
+    return next((a for a in attrs.fields(origin) if a.metadata.get("extra")), None)
+
+
+def _wire_name(attribute: attrs.Attribute[Any]) -> str:
+    return str(attribute.metadata.get("wire") or attribute.name)
+
+
+def _keep_extra(converter: cattrs.Converter, *, omit_none: bool) -> None:
+    strict = converter.forbid_extra_keys
+
+    def structure_factory(cls: Any) -> Callable[[Any, Any], Any]:
+        extra = _extra_attribute(cls)
+        assert extra is not None
+        known = [a for a in attrs.fields(_origin(cls)) if a is not extra]
+        overrides: dict[str, Any] = {a.name: override(rename=_wire_name(a)) for a in known}
+        overrides[extra.name] = override(omit=True)
+        base = make_dict_structure_fn(cls, converter, _cattrs_forbid_extra_keys=False, **overrides)
+        names = frozenset(_wire_name(a) for a in known)
+        alias = extra.alias or extra.name
+
+        def structure(data: Any, type_: Any) -> Any:
+            value = base(data, type_)
+            unknown = {k: v for k, v in data.items() if k not in names} if isinstance(data, Mapping) else {}
+            if not unknown:
+                return value
+            if strict:
+                error = cattrs.ForbiddenExtraKeysError(None, _origin(cls), set(unknown))
+                raise cattrs.ClassValidationError(f"While structuring {_origin(cls).__name__}", [error], cls)
+            return attrs.evolve(value, **{alias: unknown})
+
+        return structure
+
+    def unstructure_factory(cls: Any) -> Callable[[Any], dict[str, Any]]:
+        extra = _extra_attribute(cls)
+        assert extra is not None
+        known = [a for a in attrs.fields(_origin(cls)) if a is not extra]
+        overrides: dict[str, Any] = {
+            a.name: override(rename=_wire_name(a), omit_if_default=omit_none and a.default is None) for a in known
+        }
+        overrides[extra.name] = override(omit=True)
+        base = make_dict_unstructure_fn(cls, converter, **overrides)
+        order = [_wire_name(a) for a in known]
+
+        def unstructure(value: Any) -> dict[str, Any]:
+            data = base(value)
+            out = {key: data[key] for key in order if key in data}
+            out.update({k: v for k, v in getattr(value, extra.name).items() if k not in out})
+            return out
+
+        return unstructure
+
+    converter.register_structure_hook_factory(lambda cls: _extra_attribute(cls) is not None, structure_factory)
+    converter.register_unstructure_hook_factory(lambda cls: _extra_attribute(cls) is not None, unstructure_factory)
 
 
 def utc_z(value: datetime) -> str:
@@ -154,4 +239,5 @@ def _body_hook(cls: type[Any]) -> Callable[[Any], dict[str, Any]]:
     return in_field_order
 
 
+_keep_extra(BODY_CONVERTER, omit_none=True)  # e.g. an Address read from a lead, sent back in an upsert
 BODY_CONVERTER.register_unstructure_hook_factory(lambda cls: cls in _BODY_MODELS, _body_hook)
