@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 from aioresponses import aioresponses
+from hypothesis import given
+from hypothesis import strategies as st
 
 from crm_core import FakeClock
 from crm_core.emulator import FaultKind, FaultPlan
@@ -21,7 +23,7 @@ from superfone_async import (
     Task,
 )
 from superfone_async._tasks import TaskCreate, matches_create
-from superfone_async._wire import record_id, same_millisecond
+from superfone_async._wire import record_id, same_millisecond, utc_z
 from superfone_async.testing import SuperfoneSandbox, sandbox_lead_ids
 
 BASE = "https://prod-api.superfone.co.in/superfone"
@@ -190,3 +192,23 @@ async def test_unusable_ids_on_reads_and_upserts_are_typed_errors(bad_id: object
     for error in (upsert.value, got.value, completed.value):
         assert error.outcome is Outcome.PROCESSED
         assert "id" in error.message
+
+
+@given(
+    moment=st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)),
+    offset_minutes=st.integers(min_value=-12 * 60, max_value=14 * 60),
+    rounds=st.booleans(),
+)
+def test_any_offset_and_sub_millisecond_time_matches_its_read_back(
+    moment: datetime, offset_minutes: int, rounds: bool
+) -> None:
+    sent = moment.astimezone(timezone(timedelta(minutes=offset_minutes)))
+    millis = moment.microsecond // 1000
+    if rounds and moment.microsecond % 1000 >= 500:
+        millis += 1
+    stored = moment.replace(microsecond=0) + timedelta(milliseconds=millis)
+    assert same_millisecond(sent, stored)
+    assert not same_millisecond(sent, stored + timedelta(milliseconds=2))
+    # What the SDK sends for a datetime is what the server keeps.
+    sent_wire = datetime.fromisoformat(utc_z(sent).replace("Z", "+00:00"))
+    assert same_millisecond(sent, sent_wire) and sent_wire.microsecond % 1000 == 0
