@@ -106,28 +106,28 @@ class SuperfoneClient:
             strict_responses=strict_responses,
         )
         http, converter = self._core.http, install_hooks(self._core.converter)
-        self.tasks = Tasks(http=http, converter=converter, ledger=self._core.ledger, reconcile=self._core.reconcile)
+        self.tasks = Tasks(session=http, converter=converter, ledger=self._core.ledger, reconcile=self._core.reconcile)
         """Tasks on a lead: ``/enterprise/api/lead/{lead_id}/task``."""
-        self.leads = Leads(http=http, converter=converter)
+        self.leads = Leads(session=http, converter=converter)
         """Leads: ``/enterprise/api/lead``."""
         self.source_types: Catalog[SourceType] = Catalog(
-            http=http, converter=converter, path="/enterprise/api/source-type", model=SourceType, name="source_types"
+            session=http, converter=converter, path="/enterprise/api/source-type", model=SourceType, name="source_types"
         )
         """GET /enterprise/api/source-type."""
         self.labels: Catalog[Label] = Catalog(
-            http=http, converter=converter, path="/enterprise/api/label", model=Label, name="labels"
+            session=http, converter=converter, path="/enterprise/api/label", model=Label, name="labels"
         )
         """GET /enterprise/api/label."""
         self.lead_stages: Catalog[LeadStage] = Catalog(
-            http=http, converter=converter, path="/enterprise/api/lead-stage", model=LeadStage, name="lead_stages"
+            session=http, converter=converter, path="/enterprise/api/lead-stage", model=LeadStage, name="lead_stages"
         )
         """GET /enterprise/api/lead-stage."""
         self.lead_groups: Catalog[LeadGroup] = Catalog(
-            http=http, converter=converter, path="/enterprise/api/lead-group", model=LeadGroup, name="lead_groups"
+            session=http, converter=converter, path="/enterprise/api/lead-group", model=LeadGroup, name="lead_groups"
         )
         """GET /enterprise/api/lead-group."""
         self.products: Catalog[Product] = Catalog(
-            http=http, converter=converter, path="/enterprise/api/product", model=Product, name="products"
+            session=http, converter=converter, path="/enterprise/api/product", model=Product, name="products"
         )
         """GET /enterprise/api/product."""
 

@@ -23,16 +23,15 @@ LEAD = {"id": 12345, "phones": [], "labels": []}
 def test_resources_are_attrs_classes_holding_the_session(cls: type) -> None:
     assert attrs.has(cls)
     fields = attrs.fields_dict(cls)
-    assert fields["_http"].type in (HTTPSession, "HTTPSession")
-    assert fields["_http"].alias == "http"
+    assert fields["session"].type in (HTTPSession, "HTTPSession")
 
 
 async def test_client_resources_share_one_session_and_hide_the_key() -> None:
     async with SuperfoneClient(api_key="secret-key-123") as sf:
-        sessions = {id(r._http) for r in (sf.tasks, sf.leads, sf.labels, sf.products, sf.source_types)}
+        sessions = {id(r.session) for r in (sf.tasks, sf.leads, sf.labels, sf.products, sf.source_types)}
         assert sessions == {id(sf.http.http)}
         assert "secret-key-123" not in repr(sf.tasks) + repr(sf.leads) + repr(sf.labels)
-        assert attrs.evolve(sf.labels, name="tags")._path == "/enterprise/api/label"
+        assert attrs.evolve(sf.labels, name="tags").path == "/enterprise/api/label"
 
 
 def test_task_create_body_is_the_converter_output_without_the_path_parameter() -> None:
