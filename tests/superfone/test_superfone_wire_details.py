@@ -21,7 +21,7 @@ LEAD = sandbox_lead_ids()[5]
 
 @pytest.fixture
 def state() -> SuperfoneEmulator:
-    return SuperfoneEmulator()
+    return SuperfoneEmulator(log_bodies=True)  # these tests read request headers and bodies
 
 
 @pytest.fixture
