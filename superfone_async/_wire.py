@@ -11,14 +11,14 @@ import enum
 import math
 import typing
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import attrs
 import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
-from crm_core._converter import make_converter
+from crm_core._converter import format_utc_z, make_converter, same_instant_at_precision
 
 __all__ = [
     "BODY_CONVERTER",
@@ -47,8 +47,7 @@ class Unset(enum.Enum):
 UNSET = Unset.UNSET
 """Default of the nullable upsert fields: not sent (``None`` sends ``null``, which clears)."""
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
+_MILLISECOND = timedelta(milliseconds=1)
 
 
 def record_id(value: object) -> int:
@@ -82,21 +81,16 @@ def install_hooks(converter: cattrs.Converter) -> cattrs.Converter:
     * Models with an :func:`extra_field` keep unknown response keys there, and unstructure them
       back (a round trip loses nothing); a strict converter (``strict_responses=True``, for
       tests) still refuses them.
-    * Datetimes unstructure as Superfone writes them: UTC, milliseconds, ``Z``.
+    * Datetimes unstructure as UTC with ``Z`` (:func:`utc_z`), the form Superfone reads and writes.
 
     Install before the converter first structures a model (hooks are compiled on first use).
     """
     default_bool = converter.get_structure_hook(bool)
     converter.register_structure_hook(int, _structure_int)
     converter.register_structure_hook(bool, default_bool)  # bool subclasses int: keep its own hook
-    converter.register_unstructure_hook(datetime, _utc_ms_z)
+    converter.register_unstructure_hook(datetime, format_utc_z)
     _keep_extra(converter, omit_none=False)
     return converter
-
-
-def _utc_ms_z(value: datetime) -> str:
-    moment = value.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 # -- unknown response fields -------------------------------------------------------------------
@@ -170,32 +164,23 @@ def _keep_extra(converter: cattrs.Converter, *, omit_none: bool) -> None:
 
 
 def utc_z(value: datetime) -> str:
-    """An aware datetime as Superfone writes times: UTC with ``Z``, milliseconds when not whole.
+    """An aware datetime as Superfone reads times: UTC with ``Z``, milliseconds when not whole.
 
     ``datetime(2026, 5, 20, 20, 30, tzinfo=IST)`` -> ``"2026-05-20T15:00:00Z"``; sub-millisecond
-    digits are dropped (the server keeps milliseconds).
+    digits are dropped (the server keeps milliseconds). The shared
+    :func:`crm_core._converter.format_utc_z`.
     """
-    moment = value.astimezone(UTC)
-    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
-    if moment.microsecond // 1000:
-        text += f".{moment.microsecond // 1000:03d}"
-    return text + "Z"
-
-
-def _epoch_us(value: datetime) -> int:
-    return (value - _EPOCH) // _MICROSECOND
+    return format_utc_z(value)
 
 
 def same_millisecond(sent: datetime, stored: datetime) -> bool:
     """Whether ``stored`` is how Superfone keeps ``sent``: the same instant at millisecond precision, in UTC.
 
     Offsets do not matter (both are compared as UTC instants). The server may truncate or round
-    sub-millisecond digits; either reading counts as the same time.
+    sub-millisecond digits; either reading counts as the same time. (The shared
+    :func:`crm_core._converter.same_instant_at_precision` at one millisecond.)
     """
-    sent_us, stored_us = _epoch_us(sent), _epoch_us(stored)
-    if stored_us // 1000 == sent_us // 1000:
-        return True
-    return stored_us == (sent_us + 500) // 1000 * 1000
+    return same_instant_at_precision(sent, stored, precision=_MILLISECOND)
 
 
 # -- request bodies --------------------------------------------------------------------------

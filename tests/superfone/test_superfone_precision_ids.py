@@ -212,3 +212,37 @@ def test_any_offset_and_sub_millisecond_time_matches_its_read_back(
     # What the SDK sends for a datetime is what the server keeps.
     sent_wire = datetime.fromisoformat(utc_z(sent).replace("Z", "+00:00"))
     assert same_millisecond(sent, sent_wire) and sent_wire.microsecond % 1000 == 0
+
+
+def test_emulator_bad_ids_and_lost_responses_leave_each_create_exactly_once(
+    superfone_emulator_factory: Callable[..., SuperfoneSandbox],
+) -> None:
+    """30 creates at once on one client (fractional times, +05:30), against a server that answers
+    some with unusable ids ("abc", null, 12.9) and drops some responses after the write."""
+    plan = (
+        FaultPlan(seed=7)
+        .add(FaultKind.BAD_ID, probability=0.3, route="POST /enterprise/api/lead/*/task")
+        .add(FaultKind.RESET_AFTER, probability=0.15, route="POST /enterprise/api/lead/*/task")
+    )
+    sandbox = superfone_emulator_factory(faults=plan)
+    leads = sandbox_lead_ids()[10:40]
+
+    async def run() -> list[Task]:
+        async with sandbox.client(strict_responses=True, rate_limit=None, seed=3, max_concurrency=8) as sf:
+            return list(
+                await asyncio.gather(
+                    *(
+                        sf.tasks.create(
+                            lead, type="CALLBACK_REQUEST", due_date=f"2027-07-01T1{i % 10}:15:00.{i:03d}987+05:30"
+                        )
+                        for i, lead in enumerate(leads)
+                    )
+                )
+            )
+
+    created = asyncio.run(run())
+    assert plan.injected.get(FaultKind.BAD_ID, 0) >= 3
+    for lead, task in zip(leads, created, strict=True):
+        stored = sandbox.emulator.lead_tasks(lead)
+        assert [t["id"] for t in stored] == [task.id]  # exactly once, and the id is the stored one
+        assert isinstance(task.id, int) and not isinstance(task.id, bool)

@@ -63,8 +63,12 @@ async def test_unknown_fields_are_kept_on_every_model_and_survive_a_round_trip()
     assert lead.extra == {"custom_fields": {"budget": "50L"}}
     assert lead.address is not None and lead.address.extra == {"pincode": "560001"}
     assert lead.phones[0].extra == {"is_whatsapp": True} and lead.labels[0].extra == {"sort_order": 2}
-    # Back to the wire: the unknown keys are there again, and the times in Superfone's own form.
-    assert converter.unstructure(task) == {**TASK, "type_name": None}  # known fields are always written
+    # Back to the wire: the unknown keys are there again, times as UTC "Z" strings.
+    wire_task = converter.unstructure(task)
+    assert wire_task["priority"] == "HIGH" and wire_task["reminders"] == TASK["reminders"]
+    assert wire_task["due_date"] == "2026-05-20T15:00:00Z" and wire_task["type_name"] is None
+    assert set(wire_task) == {*TASK, "type_name"}  # known fields are always written
+    assert converter.structure(wire_task, Task) == task
     wire_lead = converter.unstructure(lead)
     assert wire_lead["custom_fields"] == {"budget": "50L"} and wire_lead["address"]["pincode"] == "560001"
     assert converter.structure(converter.unstructure(lead), Lead) == lead
