@@ -9,8 +9,9 @@ from typing import Any, Generic, TypeVar
 import attrs
 import cattrs
 
-from crm_core import HTTPSession, Request, RequestKind, ValidationError
+from crm_core import Request, RequestKind, ValidationError
 from crm_core._decode import structure
+from crm_core._options import Transport
 from crm_core._validation import check_int_range, check_text
 
 from ._models import Address, Lead, Page
@@ -175,11 +176,11 @@ class Leads:
     """Superfone leads. Reach it as ``client.leads``.
 
     Attributes:
-        session: The session every call goes through.
+        session: Sends the requests (the client's session, or a view from ``client.with_options``).
         converter: Decodes responses into models.
     """
 
-    session: HTTPSession
+    session: Transport
     converter: cattrs.Converter = attrs.field(repr=False)
 
     async def upsert(
@@ -303,14 +304,14 @@ class Catalog(Generic[T]):
     """A read-only catalog (source types, labels, stages, groups, products).
 
     Attributes:
-        session: The session every call goes through.
+        session: Sends the requests (the client's session, or a view from ``client.with_options``).
         converter: Decodes responses into models.
         path: Endpoint path (``/enterprise/api/label``).
         model: Row model.
         name: Short name for logs (``"labels"``).
     """
 
-    session: HTTPSession
+    session: Transport
     converter: cattrs.Converter = attrs.field(repr=False)
     path: str
     model: type[T]

@@ -6,7 +6,7 @@ import builtins
 import re
 from collections.abc import AsyncIterable, Awaitable, Callable, Hashable, Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import attrs
 import cattrs
@@ -15,6 +15,7 @@ from crm_core import BulkSummary, HTTPSession, Request, RequestKind, RowResult, 
 from crm_core._bulk import CreateOptions, bulk_create
 from crm_core._decode import structure
 from crm_core._journal import Journal
+from crm_core._options import Transport
 from crm_core._reconcile import Candidate, CreateLedger, ReconcileSettings, send_create_once
 from crm_core._validation import check_int_range, check_positive_id, check_text, to_aware_datetime
 
@@ -165,13 +166,14 @@ class Tasks:
     """Superfone tasks on a lead. Reach it as ``client.tasks``.
 
     Attributes:
-        session: The session every call goes through (retries, pacing, concurrency).
+        session: Sends the requests: the client's session (retries, pacing, concurrency), or a
+            view from ``client.with_options``.
         converter: Decodes responses into models.
         ledger: Records of what this client created (exactly-once creates).
         reconcile: How ambiguous creates are settled.
     """
 
-    session: HTTPSession
+    session: Transport
     converter: cattrs.Converter = attrs.field(repr=False)
     ledger: CreateLedger = attrs.field(repr=False)
     reconcile: ReconcileSettings = attrs.field(repr=False)
@@ -271,7 +273,7 @@ class Tasks:
             raise ValidationError("dedupe_key", dedupe_key, "a key whose task still exists")
 
         return await send_create_once(
-            self.session,
+            cast(HTTPSession, self.session),  # duck-typed: send, emit, url_for
             request,
             decode=lambda response: structure(self.converter, response.data, Task, response),
             lookup=lookup,
