@@ -167,7 +167,11 @@ def run_command(spec: CLISpec, s: ImportSettings) -> int:
     )
     if s.fresh:
         remove_files(journal_path, *([state_path] if s.sandbox else []))
-    policy = BulkPolicy(max_auth_failures=s.max_auth_failures, unreachable_wait=s.unreachable_wait)
+    policy = BulkPolicy(
+        max_auth_failures=s.max_auth_failures,
+        unreachable_wait=s.unreachable_wait,
+        settle=max(1.0, 2 * timeout),  # a late write lands well within two attempt timeouts
+    )
 
     async def job() -> int:
         async with contextlib.AsyncExitStack() as stack:
