@@ -27,8 +27,8 @@ import click
 
 from ._bulk import BulkPolicy, bulk_policy
 from ._cli_options import check_credential, check_output_path, parse_client_rate, parse_rate
-from ._importjob import InputFormatError, Shard, remove_files, run_import
-from ._journal import Destination, JournalMismatchError, credential_digest
+from ._importjob import InputFormatError, Shard, import_job_name, remove_files, run_import, scan_file
+from ._journal import Destination, Journal, JournalMismatchError, credential_digest
 from ._retry import RetryPolicy
 from .emulator import FaultPlan
 
@@ -167,6 +167,12 @@ def run_command(spec: CLISpec, s: ImportSettings) -> int:
     )
     if s.fresh:
         remove_files(journal_path, *([state_path] if s.sandbox else []))
+    try:  # file and journal problems end here, before a sandbox starts or anything is sent
+        total = scan_file(s.file, spec.target)
+        Journal(journal_path, job=import_job_name(s.file, spec.target, shard), destination=destination).close()
+    except (InputFormatError, JournalMismatchError) as exc:
+        click.echo(f"Error: {exc}", err=True)
+        return 2
     policy = BulkPolicy(
         max_auth_failures=s.max_auth_failures,
         unreachable_wait=s.unreachable_wait,
@@ -195,6 +201,7 @@ def run_command(spec: CLISpec, s: ImportSettings) -> int:
                     progress=s.progress,
                     destination=destination,
                     shard=shard,
+                    total=total,
                 )
             if faults is not None:
                 injected = ", ".join(

@@ -37,6 +37,7 @@ __all__ = [
     "InputFormatError",
     "Shard",
     "count_rows",
+    "import_job_name",
     "iter_rows",
     "run_import",
     "scan_file",
@@ -226,25 +227,27 @@ def scan_file(path: Path, target: ImportTarget) -> int:
     if _is_jsonl(path):
         return sum(1 for line in lines if line.strip())
     reader = csv.reader(lines)
+    row_start = 1
     try:
         header = [name.strip() for name in next(reader, [])]
         _check_header(path, header, target)
         count = 0
+        row_start = reader.line_num + 1
         for values in reader:
-            if not values:
-                continue
-            count += 1
-            if len(values) > len(header):
-                raise InputFormatError(
-                    f"{path}: line {reader.line_num} (row {count}) has {len(values)} values but the header has "
-                    f"{len(header)} CSV columns; quote values that contain commas"
-                )
+            if values:
+                count += 1
+                if len(values) > len(header):
+                    raise InputFormatError(
+                        f"{path}: line {row_start} (row {count}) has {len(values)} values but the header has "
+                        f"{len(header)} CSV columns; quote values that contain commas"
+                    )
+            row_start = reader.line_num + 1
     except csv.Error as exc:
         if "field limit" in str(exc):
             raise InputFormatError(
-                f"{path}: line {reader.line_num}: a field is longer than the csv module's limit of "
-                f'{csv.field_size_limit()} characters; most often an unclosed quote (") swallows the rest of '
-                "the file: check the quotes on or before that line"
+                f"{path}: the row starting on line {row_start} has a field longer than the csv module's limit "
+                f"of {csv.field_size_limit()} characters (read up to line {reader.line_num}); most often an "
+                'unclosed quote (") swallows the rest of the file: check the quotes on that line'
             ) from None
         raise InputFormatError(f"{path}: line {reader.line_num}: not valid CSV ({exc})") from None
     return count
@@ -293,6 +296,7 @@ async def run_import(
     out: TextIO | None = None,
     destination: Destination | None = None,
     shard: Shard | None = None,
+    total: int | None = None,
 ) -> ImportReport:
     """Run one import (see the module docstring).
 
@@ -309,6 +313,7 @@ async def run_import(
         destination: Where the rows go: recorded in (and checked against) the journal, and
             named in the summary.
         shard: Process only this shard's rows.
+        total: The file's data rows, when :func:`scan_file` already checked it (not read again).
 
     Raises:
         InputFormatError: the file cannot be read as a whole (nothing sent).
@@ -316,7 +321,7 @@ async def run_import(
             :class:`~crm_core.JournalDestinationError`) to another destination.
     """
     out = out or sys.stdout
-    total, journal, results_file = _open_job(path, target, results_path, journal_path, destination, shard)
+    total, journal, results_file = _open_job(path, target, results_path, journal_path, destination, shard, total)
     rows = iter_rows(path, target)
     writer = csv.writer(results_file)
     writer.writerow(["row", "status", target.id_label, "field", "error"])
@@ -401,13 +406,20 @@ def _open_job(
     journal_path: Path | None,
     destination: Destination | None,
     shard: Shard | None,
+    total: int | None,
 ) -> tuple[int, Journal | None, TextIO]:
     """Check the whole file (format errors surface before any send), then open the outputs."""
-    total = scan_file(path, target)
-    job = f"{target.job}:{path.resolve()}" + (f":shard {shard}" if shard else "")
+    if total is None:
+        total = scan_file(path, target)
+    job = import_job_name(path, target, shard)
     journal = Journal(journal_path, job=job, destination=destination) if journal_path else None
     results_file = results_path.open("w", encoding="utf-8", newline="")
     return total, journal, results_file
+
+
+def import_job_name(path: Path, target: ImportTarget, shard: Shard | None) -> str:
+    """The job name a journal records: the API's job, the input's absolute path, the shard."""
+    return f"{target.job}:{path.resolve()}" + (f":shard {shard}" if shard else "")
 
 
 def _tty() -> bool:
