@@ -163,11 +163,14 @@ class Journal:
                 "pass another --journal or --fresh"
             )
         if destination is not None:
-            self._check_destination(destination, fresh=found is None)
+            self._check_destination(destination)
 
-    def _check_destination(self, destination: Destination, *, fresh: bool) -> None:
+    def _check_destination(self, destination: Destination) -> None:
         found = self._db.execute("SELECT value FROM meta WHERE key = 'destination'").fetchone()
-        if found is None and (fresh or self._db.execute("SELECT 1 FROM rows LIMIT 1").fetchone() is None):
+        # A journal holding no outcome that could be mistaken (empty, or only rows that failed,
+        # so created nothing) may be taken over, e.g. after fixing a wrong key.
+        harmless = self._db.execute("SELECT 1 FROM rows WHERE state != 'failed' LIMIT 1").fetchone() is None
+        if harmless:
             self._db.execute(
                 "INSERT OR REPLACE INTO meta (key, value) VALUES ('destination', ?)", (destination.to_json(),)
             )
