@@ -10,7 +10,8 @@ creates a ``FOLLOW_UP_CALL`` task on it (POST /enterprise/api/lead/{id}/task).
 The checkpoint is a small JSON file, rewritten atomically after every step:
 
 * ``since``: every change at or before this time is done;
-* ``done``: changes after ``since`` already followed up, by ``"<lead_id>@<lastUpdateTime>"``;
+* ``done``: changes after ``since`` already handled, ``"<lead_id>@<lastUpdateTime>"`` -> the
+  Superfone task ID (``null`` for a lead without a phone);
 * ``pending``: follow-ups sent but not yet confirmed, with their due date: after a crash the
   worker looks the task up on the Superfone lead before sending it again;
 * ``scroll_id``: the cursor of the next page of an unfinished pass, so a restart resumes there.
@@ -51,7 +52,7 @@ import click
 
 from lofty_async import BadRequestError, Lead, LoftyClient
 from superfone_async import DEFAULT_BASE_URL as SUPERFONE_URL
-from superfone_async import NotFoundError, SuperfoneClient
+from superfone_async import NotFoundError, RateLimit, SuperfoneClient
 
 __all__ = ["Checkpoint", "SyncStats", "sync_once"]
 
@@ -64,7 +65,7 @@ class Checkpoint:
     since: datetime | None = None
     pass_started: datetime | None = None
     scroll_id: str | None = None
-    done: dict[str, int] = attrs.field(factory=dict)
+    done: dict[str, int | None] = attrs.field(factory=dict)
     pending: dict[str, dict[str, Any]] = attrs.field(factory=dict)
 
     @classmethod
@@ -211,10 +212,14 @@ async def sync_once(
     slots = asyncio.Semaphore(concurrency)
     opts = {"country_code": country_code, "due_in": due_in}
 
+    started = 0
+
     async def handle(lead: Lead, key: str) -> None:
+        nonlocal started
         async with slots:
-            if max_leads is not None and stats.created + stats.recovered >= max_leads:
+            if max_leads is not None and started >= max_leads:
                 return
+            started += 1
             if await _follow_up(sf, lead, key, checkpoint, opts):
                 stats.created += 1
             else:
@@ -234,10 +239,11 @@ async def sync_once(
             stats.changed += 1
             if not lead.phones:
                 stats.without_phone += 1
+                checkpoint.done[key] = None  # nothing to do for this change
                 continue
             todo.append((lead, key))
         await asyncio.gather(*(handle(lead, key) for lead, key in todo))
-        if max_leads is not None and stats.created + stats.recovered >= max_leads:
+        if max_leads is not None and started >= max_leads:
             return stats  # unfinished: the next run resumes from the saved cursor
     # The pass is complete: move the watermark, keeping recent changes (clock skew) re-checkable.
     if newest is not None:
@@ -248,6 +254,19 @@ async def sync_once(
     checkpoint.scroll_id = None
     checkpoint.save()
     return stats
+
+
+def _rate(value: str | None) -> dict[str, Any]:
+    """``--superfone-rate-limit``: ``N/S`` requests per seconds, ``off``, or the SDK's default."""
+    if value is None:
+        return {}
+    if value == "off":
+        return {"rate_limit": None}
+    requests, _, window = value.partition("/")
+    try:
+        return {"rate_limit": RateLimit(requests=float(requests), window=float(window or 1))}
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not N/S or off", param_hint="--superfone-rate-limit") from None
 
 
 def _shard(value: str) -> tuple[int, int]:
@@ -281,12 +300,12 @@ async def _main(options: dict[str, Any]) -> SyncStats:
     path: Path = options["checkpoint"]
     lofty_key, sf_key = os.environ.get("LOFTY_API_KEY", ""), os.environ.get("SUPERFONE_API_KEY", "")
     lofty_url, sf_url = options["base_url"], options["superfone_url"]
-    sf_options: dict[str, Any] = {}
+    sf_options = _rate(options["superfone_rate_limit"])
     async with contextlib.AsyncExitStack() as stack:
         if options["sandbox"]:
             lofty_url, sf_url = await stack.enter_async_context(_sandboxes(path))
             lofty_key, sf_key = LOFTY_SANDBOX_KEY, SUPERFONE_SANDBOX_KEY
-            sf_options["rate_limit"] = None  # the Superfone sandbox has no limit
+            sf_options.setdefault("rate_limit", None)  # the Superfone sandbox has no limit
         if not lofty_key or not sf_key:
             raise click.UsageError("set LOFTY_API_KEY and SUPERFONE_API_KEY, or pass --sandbox")
         lofty = await stack.enter_async_context(LoftyClient(api_key=lofty_key, base_url=lofty_url))
@@ -314,6 +333,9 @@ async def _main(options: dict[str, Any]) -> SyncStats:
 @click.option("--page-size", type=click.IntRange(1, 100), default=100, show_default=True)
 @click.option("--concurrency", type=click.IntRange(1, 50), default=4, show_default=True)
 @click.option("--max-leads", type=click.IntRange(1), default=None, help="Stop after this many follow-ups.")
+@click.option(
+    "--superfone-rate-limit", default=None, help="N/S requests per seconds, or off [default: the SDK's adaptive rate]."
+)
 @click.option("--country-code", default="+1", show_default=True, help="Prefix for Lofty phones without one.")
 def main(**options: Any) -> None:
     """Create a Superfone follow-up task for every Lofty lead changed since the checkpoint."""
