@@ -52,7 +52,7 @@ import click
 
 from lofty_async import BadRequestError, Lead, LoftyClient
 from superfone_async import DEFAULT_BASE_URL as SUPERFONE_URL
-from superfone_async import NotFoundError, RateLimit, SuperfoneClient
+from superfone_async import NotFoundError, RateLimit, SuperfoneClient, ValidationError
 
 __all__ = ["Checkpoint", "SyncStats", "sync_once"]
 
@@ -93,13 +93,14 @@ class Checkpoint:
 
 @attrs.define
 class SyncStats:
-    """What one run did (counts of leads)."""
+    """What one run did (counts of leads; ``failed``: refused input such as a phone Superfone rejects)."""
 
     scanned: int = 0
     changed: int = 0
     created: int = 0
     recovered: int = 0
     without_phone: int = 0
+    failed: int = 0
 
 
 def in_shard(lead_id: int, shard: tuple[int, int]) -> bool:
@@ -131,10 +132,12 @@ async def _pages(lofty: LoftyClient, checkpoint: Checkpoint, page_size: int) -> 
         page = await lofty.leads.list(limit=page_size, scroll_id=page.scroll_id)
 
 
-async def _follow_up(sf: SuperfoneClient, lead: Lead, key: str, checkpoint: Checkpoint, opts: dict[str, Any]) -> bool:
+async def _follow_up(
+    sf: SuperfoneClient, lead: Lead, key: str, checkpoint: Checkpoint, *, country_code: str, due_in: timedelta
+) -> bool:
     """Create the lead's Superfone task once; return ``False`` when an earlier run had created it."""
     assert lead.phones and lead.lead_id is not None
-    phone = e164(lead.phones[0], opts["country_code"])
+    phone = e164(lead.phones[0], country_code)
     pending = checkpoint.pending.get(key)
     if pending is not None:  # sent before a crash: look it up before sending again
         due = datetime.fromisoformat(pending["due_date"])
@@ -156,7 +159,7 @@ async def _follow_up(sf: SuperfoneClient, lead: Lead, key: str, checkpoint: Chec
             source="lofty",
         )
     if pending is None:
-        due_date = (datetime.now(UTC) + opts["due_in"]).replace(microsecond=0).isoformat()
+        due_date = (datetime.now(UTC) + due_in).replace(microsecond=0).isoformat()
         pending = {"superfone_lead_id": sf_lead.id, "due_date": due_date}
         checkpoint.pending[key] = pending
         checkpoint.save()
@@ -195,14 +198,16 @@ async def sync_once(
         shard: ``(I, N)``: only leads of shard I of N.
         page_size: Leads per Lofty page (1..100).
         concurrency: Leads followed up at once.
-        max_leads: Stop after this many follow-ups (the pass stays unfinished and resumes later).
+        max_leads: Stop after this many follow-ups, failed ones included (the pass stays unfinished and resumes later).
         country_code: Prefix for Lofty phones without one.
         due_in: When the follow-up is due, from now.
         skew: Clock difference allowed between us and Lofty; changes this recent are checked
             again by the next pass (and recognised by ``done``).
 
     Returns:
-        Counts of leads scanned, changed, followed up, recovered after a crash, without phone.
+        Counts of leads scanned, changed, followed up, recovered after a crash, without phone,
+        failed. A lead Superfone refuses (bad phone, 400) is reported on stderr and skipped; any
+        other error (the APIs down, a rate limit) stops the run, and a re-run resumes.
     """
     stats = SyncStats()
     if checkpoint.pass_started is None:
@@ -210,8 +215,6 @@ async def sync_once(
         checkpoint.save()
     newest = checkpoint.since
     slots = asyncio.Semaphore(concurrency)
-    opts = {"country_code": country_code, "due_in": due_in}
-
     started = 0
 
     async def handle(lead: Lead, key: str) -> None:
@@ -220,7 +223,15 @@ async def sync_once(
             if max_leads is not None and started >= max_leads:
                 return
             started += 1
-            if await _follow_up(sf, lead, key, checkpoint, opts):
+            try:
+                created = await _follow_up(sf, lead, key, checkpoint, country_code=country_code, due_in=due_in)
+            except (ValidationError, BadRequestError) as exc:  # this lead cannot be synced: report, go on
+                print(f"lead {lead.lead_id}: {exc}", file=sys.stderr)
+                stats.failed += 1
+                checkpoint.done[key] = None
+                checkpoint.save()
+                return
+            if created:
                 stats.created += 1
             else:
                 stats.recovered += 1
@@ -242,7 +253,9 @@ async def sync_once(
                 checkpoint.done[key] = None  # nothing to do for this change
                 continue
             todo.append((lead, key))
-        await asyncio.gather(*(handle(lead, key) for lead, key in todo))
+        async with asyncio.TaskGroup() as group:  # any other error stops the run; a re-run resumes
+            for lead, key in todo:
+                group.create_task(handle(lead, key))
         if max_leads is not None and started >= max_leads:
             return stats  # unfinished: the next run resumes from the saved cursor
     # The pass is complete: move the watermark, keeping recent changes (clock skew) re-checkable.
@@ -347,7 +360,7 @@ def main(**options: Any) -> None:
     click.echo(
         f"shard {index}/{count}: scanned {stats.scanned} leads, {stats.changed} changed, "
         f"{stats.created} follow-ups created, {stats.recovered} recovered after a crash, "
-        f"{stats.without_phone} without a phone; checkpoint {options['checkpoint']}"
+        f"{stats.without_phone} without a phone, {stats.failed} failed; checkpoint {options['checkpoint']}"
     )
     sys.exit(0)
 

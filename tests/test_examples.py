@@ -255,6 +255,8 @@ async def test_sync_worker_stops_resumes_and_follows_up_each_change_once(
     lofty_box = _roomy(lofty_emulator_factory, clock=clock)
     sf_box = superfone_emulator_factory()
     eligible = _seed_leads(lofty_box.emulator, without_phone=4)
+    bad_phone = eligible.pop()
+    lofty_box.emulator.leads[bad_phone]["phones"] = ["n/a"]  # Superfone wants E.164: refused, reported
     path = tmp_path / "checkpoint.json"
 
     async def run(**options: Any) -> sync_worker.SyncStats:
@@ -262,13 +264,14 @@ async def test_sync_worker_stops_resumes_and_follows_up_each_change_once(
             return await sync_worker.sync_once(lofty, sf, sync_worker.Checkpoint.load(path), page_size=7, **options)
 
     first = await run(max_leads=13)  # stopped part-way, mid-page
-    assert first.created == 13
-    assert sum(_follow_ups(sf_box.emulator).values()) == 13
+    assert first.created + first.failed == 13
+    assert sum(_follow_ups(sf_box.emulator).values()) == first.created
     assert sync_worker.Checkpoint.load(path).scroll_id is not None  # the cursor was saved
 
     rest = await run()
-    assert rest.created == len(eligible) - 13
+    assert first.created + rest.created == len(eligible)
     assert rest.scanned < 50  # resumed from the saved cursor, not from the first page
+    assert first.failed + rest.failed == 1
     assert _follow_ups(sf_box.emulator) == {_phone_of(lofty_box.emulator, i): 1 for i in eligible}
 
     idle = await run()
