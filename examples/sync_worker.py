@@ -262,7 +262,12 @@ async def sync_once(
     if newest is not None:
         checkpoint.since = min(newest, checkpoint.pass_started - skew)
         since = checkpoint.since
-        checkpoint.done = {k: v for k, v in checkpoint.done.items() if datetime.fromisoformat(k.split("@")[1]) > since}
+
+        def recent(key: str) -> bool:  # keys of older changes are covered by ``since`` (or superseded)
+            return datetime.fromisoformat(key.split("@")[1]) > since
+
+        checkpoint.done = {key: task for key, task in checkpoint.done.items() if recent(key)}
+        checkpoint.pending = {key: sent for key, sent in checkpoint.pending.items() if recent(key)}
     checkpoint.pass_started = None
     checkpoint.scroll_id = None
     checkpoint.save()
