@@ -17,6 +17,7 @@ The checkpoint is a small JSON file, rewritten atomically after every step:
 * ``scroll_id``: the cursor of the next page of an unfinished pass, so a restart resumes there.
 
 So a restart (even after ``kill -9``) resumes without duplicates: one task per lead change.
+Lofty's times have whole seconds, so two changes of one lead within the same second count as one.
 ``--shard I/N`` splits the leads between N workers by a stable hash of the lead ID; give each
 its own checkpoint. ``--redis-url`` (or ``REDIS_URL``) makes all of them share one rate limit.
 

@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from aiohttp.test_utils import TestClient, TestServer
 
 from crm_core import Journal
@@ -22,6 +23,7 @@ from lofty_async import LoftyClient
 from lofty_async.testing import SANDBOX_API_KEY, LoftyEmulator, LoftySandbox, sandbox_lead_ids
 from superfone_async.testing import SuperfoneEmulator, SuperfoneSandbox
 
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 LEAD = sandbox_lead_ids()[0]
 TASK = {
     "type": "Call",
@@ -147,9 +149,30 @@ async def test_webapp_maps_upstream_failures_to_502(lofty_emulator_factory: Call
         assert (body["error"], body["upstream_status"]) == ("upstream_error", 500)
 
 
-# -- examples/bulk_job.py -----------------------------------------------------------------------
+def test_webapp_script_serves_against_the_sandbox() -> None:
+    port = _free_port()
+    command = [sys.executable, str(EXAMPLES / "webapp.py"), "--sandbox", f"--port={port}"]
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+        async def call() -> tuple[int, dict[str, Any]]:
+            async with aiohttp.ClientSession(f"http://127.0.0.1:{port}") as http:
+                for _ in range(200):  # wait (up to ~10 s) for the app to listen
+                    try:
+                        async with http.post("/tasks", json=TASK) as response:
+                            return response.status, await response.json()
+                    except aiohttp.ClientConnectionError:
+                        await asyncio.sleep(0.05)
+                raise AssertionError("the example app did not start")
+
+        status, body = asyncio.run(call())
+        assert status == 201 and body["task_id"] > 0
+    finally:
+        server.terminate()
+        server.communicate(timeout=30)
+
+
+# -- examples/bulk_job.py -----------------------------------------------------------------------
 
 
 def _job_file(tmp_path: Path, good_rows: int) -> Path:
@@ -318,3 +341,12 @@ def test_sync_worker_killed_mid_run_resumes_without_duplicates(
     assert rerun.returncode == 0, rerun.stderr
     assert "without a phone" in rerun.stdout
     assert _follow_ups(sf_box.emulator) == {_phone_of(lofty_box.emulator, i): 1 for i in eligible}
+
+
+def test_sync_worker_script_runs_against_the_sandbox(tmp_path: Path) -> None:
+    command = [sys.executable, str(EXAMPLES / "sync_worker.py"), "--sandbox"]
+    first = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
+    assert first.returncode == 0, first.stderr
+    assert "scanned 50 leads, 50 changed, 50 follow-ups created" in first.stdout
+    again = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
+    assert "scanned 50 leads, 0 changed, 0 follow-ups created" in again.stdout  # the sandboxes kept their state
