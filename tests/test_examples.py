@@ -49,8 +49,10 @@ async def webapp_client(base_url: str, **options: Any) -> AsyncIterator[TestClie
     options.setdefault("retry", webapp.WEB_RETRY)
     made: list[LoftyClient] = []
 
+    options.setdefault("api_key", SANDBOX_API_KEY)
+
     def make_client() -> LoftyClient:
-        made.append(LoftyClient(api_key=SANDBOX_API_KEY, base_url=base_url, **options))
+        made.append(LoftyClient(base_url=base_url, **options))
         return made[-1]
 
     app = webapp.make_app(make_client)
@@ -140,6 +142,12 @@ async def test_webapp_maps_upstream_failures_to_502(lofty_emulator_factory: Call
         unreachable = await http.get("/tasks/1")
         assert unreachable.status == 502
         assert (await unreachable.json())["error"] == "upstream_unreachable"
+
+    sandbox = _roomy(lofty_emulator_factory)
+    async with webapp_client(sandbox.url, api_key="not-our-key") as http:
+        refused = await http.get("/tasks/1")
+        assert refused.status == 502  # the app's own credential is wrong: not the caller's fault
+        assert (await refused.json())["upstream_status"] == 401
 
     sandbox = _roomy(lofty_emulator_factory, faults=FaultPlan.parse("500=1.0@GET /v2.0/tasks/*"))
     async with webapp_client(sandbox.url) as http:
