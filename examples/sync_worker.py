@@ -33,6 +33,8 @@ Against served sandboxes or the real APIs (credentials from ``LOFTY_API_KEY`` an
     lofty-async sandbox --port 8080 &  superfone-async sandbox --port 8081 &
     export LOFTY_API_KEY=sandbox-lofty-api-key SUPERFONE_API_KEY=sandbox-superfone-api-key
     python examples/sync_worker.py --base-url http://127.0.0.1:8080 --superfone-url http://127.0.0.1:8081
+
+Exit status: 0, or 1 when a lead was refused by Superfone (reported on stderr, not retried).
 """
 
 from __future__ import annotations
@@ -368,7 +370,7 @@ def main(**options: Any) -> None:
         f"{stats.created} follow-ups created, {stats.recovered} recovered after a crash, "
         f"{stats.without_phone} without a phone, {stats.failed} failed; checkpoint {options['checkpoint']}"
     )
-    sys.exit(0)
+    sys.exit(1 if stats.failed else 0)
 
 
 if __name__ == "__main__":
