@@ -41,6 +41,7 @@ from ._ratelimit import (
     parse_retry_after,
 )
 from ._reconcile import CreateLedger, ReconcileSettings
+from ._redis_limiter import RedisRateLimiter
 from ._retry import RequestKind, RetryBudget, RetryPolicy
 from ._session import Auth, Dialect, HTTPSession, Request, Response, StaticAuth
 
@@ -80,6 +81,7 @@ __all__ = [
     "RateLimiter",
     "ReconcileSettings",
     "ReconciliationError",
+    "RedisRateLimiter",
     "Request",
     "RequestKind",
     "Response",
