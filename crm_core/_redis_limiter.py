@@ -42,10 +42,11 @@ import logging
 import math
 import os
 import random
+import re
 import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import quote, unquote, urlsplit, urlunsplit
+from urllib.parse import quote, unquote
 
 import attrs
 import cattrs
@@ -95,20 +96,23 @@ _converter = cattrs.Converter()
 
 
 def redact_url(url: str) -> str:
-    """``url`` with its password (if any) replaced by ``***``; safe for logs, errors and reprs."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparseable Redis URL>"
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    port = f":{parts.port}" if parts.port is not None else ""
-    netloc = f"{quote(user, safe='')}:***@{host}{port}" if user else f":***@{host}{port}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    """``url`` with its password (if any) replaced by ``***``; safe for logs, errors and reprs.
+
+    Covers ``redis://user:password@host`` and a ``?password=`` query parameter, and never raises
+    (a malformed URL is redacted as text, not parsed).
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return _QUERY_PASSWORD.sub(r"\1***", url)
+    end = min((i for i in (rest.find("/"), rest.find("?"), rest.find("#")) if i >= 0), default=len(rest))
+    netloc, tail = rest[:end], rest[end:]
+    userinfo, at, hostport = netloc.rpartition("@")
+    if at and ":" in userinfo:
+        netloc = f"{userinfo.split(':', 1)[0]}:***@{hostport}"
+    return f"{scheme}://{netloc}" + _QUERY_PASSWORD.sub(r"\1***", tail)
+
+
+_QUERY_PASSWORD = re.compile(r"([?&]password=)[^&#]*", re.IGNORECASE)
 
 
 @attrs.frozen
@@ -701,10 +705,11 @@ class RedisRateLimiter:
 
 def _password_forms(url: str) -> list[str]:
     """The URL's password as written, decoded and re-encoded (longest first), to scrub from text."""
-    try:
-        password = urlsplit(url).password
-    except ValueError:
-        return []
-    if not password:
-        return []
-    return sorted({password, unquote(password), quote(unquote(password), safe="")}, key=len, reverse=True)
+    found: set[str] = set()
+    _, _, rest = url.partition("://")
+    userinfo, at, _ = rest.split("/", 1)[0].rpartition("@")
+    if at and ":" in userinfo:
+        found.add(userinfo.split(":", 1)[1])
+    found.update(match.group(1) for match in re.finditer(r"[?&]password=([^&#]*)", url, re.IGNORECASE))
+    forms = {form for raw in found if raw for form in (raw, unquote(raw), quote(unquote(raw), safe=""))}
+    return sorted(forms, key=len, reverse=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import os
 import shutil
 import subprocess
@@ -225,6 +226,8 @@ def test_redact_url() -> None:
     assert redact_url("redis://:pw@host:6379/0") == "redis://:***@host:6379/0"
     assert redact_url("rediss://user:p%40ss@host/1") == "rediss://user:***@host/1"
     assert redact_url("redis://host:6379/0") == "redis://host:6379/0"
+    assert redact_url("redis://:pw@host:notaport/0") == "redis://:***@host:notaport/0"
+    assert redact_url("unix:///tmp/redis.sock?db=0&password=pw") == "unix:///tmp/redis.sock?db=0&password=***"
 
 
 async def test_the_password_never_reaches_logs_errors_or_repr(caplog: pytest.LogCaptureFixture) -> None:
@@ -332,7 +335,9 @@ def paced_emulator() -> Iterator[tuple[str, LoftyEmulator]]:
 
 def run_workers(base_url: str, tag: str, *extra: str, during: Any = None) -> list[dict[str, Any]]:
     """Start three workers at one agreed instant; optionally call ``during(elapsed)`` while they run."""
-    start_at = time.time() + 3.0
+    # Three seconds from now (the workers' imports), at the start of an emulator window, so the
+    # run's length does not depend on where in a window it happened to begin.
+    start_at = math.ceil((time.time() + 3.0) / WINDOW) * WINDOW + 0.05
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     procs = [
         subprocess.Popen(
