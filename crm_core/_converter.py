@@ -20,14 +20,24 @@ from __future__ import annotations
 import logging
 import re
 import typing
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import attrs
 import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
-__all__ = ["format_datetime", "make_converter", "parse_datetime", "snake_to_camel"]
+__all__ = [
+    "format_datetime",
+    "format_epoch_ms",
+    "format_iso_offset",
+    "format_utc_z",
+    "make_converter",
+    "parse_datetime",
+    "parse_int",
+    "same_instant_at_precision",
+    "snake_to_camel",
+]
 
 Naming = Literal["camel", "snake"]
 _log = logging.getLogger("crm_core")
@@ -90,6 +100,112 @@ def format_datetime(value: datetime, *, field: str = "datetime") -> str:
     return value.isoformat(timespec=spec)
 
 
+_INT_TEXT = re.compile(r"^\s*-?\d+\s*$")
+
+
+def parse_int(value: object) -> int:
+    """Read a wire integer without guessing (the converter's hook for ``int`` fields).
+
+    Accepts an ``int``, a float with no fractional part (``5.0``) and a string of decimal digits
+    (``"563172647619608"``). Refuses ``12.9`` (never truncated to 12), ``"abc"``, booleans and
+    anything else.
+
+    Raises:
+        ValueError: ``value`` is not an integer, saying what it was.
+    """
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not an integer")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and _INT_TEXT.match(value):
+        return int(value)
+    raise ValueError(f"{value!r} is not an integer")
+
+
+def format_iso_offset(value: datetime, *, field: str = "datetime") -> str:
+    """Wire form "ISO-8601 with the datetime's own offset" (Lofty V2 tasks and calendar).
+
+    ``datetime(2026, 3, 1, 15, 0, tzinfo=ZoneInfo("America/Los_Angeles"))`` ->
+    ``"2026-03-01T15:00:00-08:00"``; milliseconds are kept when present
+    (``"...T15:00:00.250-08:00"``). Same as :func:`format_datetime`.
+
+    Raises:
+        ValueError: ``value`` is naive, naming ``field``.
+    """
+    return format_datetime(value, field=field)
+
+
+def format_epoch_ms(value: datetime, *, field: str = "datetime") -> int:
+    """Wire form "epoch milliseconds" (Lofty V1 ``deadline``, calendar ``*Ms``, Superfone).
+
+    Rounded to the nearest millisecond: ``2026-03-01T23:00:00.0004Z`` -> ``1772406000000``.
+
+    Raises:
+        ValueError: ``value`` is naive, naming ``field``.
+    """
+    _require_aware(value, field)
+    return round(value.timestamp() * 1000)
+
+
+def format_utc_z(value: datetime, *, field: str = "datetime") -> str:
+    """Wire form "UTC with a ``Z`` suffix": the instant in UTC, seconds, or milliseconds when present.
+
+    ``2026-03-01T15:00:00-08:00`` -> ``"2026-03-01T23:00:00Z"``;
+    ``...T15:00:00.250-08:00`` -> ``"2026-03-01T23:00:00.250Z"``.
+
+    Raises:
+        ValueError: ``value`` is naive, naming ``field``.
+    """
+    _require_aware(value, field)
+    utc = value.astimezone(UTC)
+    spec = "seconds" if utc.microsecond == 0 else "milliseconds"
+    return utc.replace(tzinfo=None).isoformat(timespec=spec) + "Z"
+
+
+def same_instant_at_precision(sent: datetime, stored: datetime, *, precision: timedelta = timedelta(seconds=1)) -> bool:
+    """Whether ``stored`` is ``sent`` as read back from a server that keeps only ``precision``.
+
+    For reconciliation: a create sent at ``23:00:00.750-08:00`` and read back as
+    ``"2026-03-02T07:00:00GMT"`` (Lofty, whole seconds) or ``...:00.750Z`` (Superfone,
+    milliseconds) is the same write. Whether such a server truncates or rounds is not documented,
+    so every form counts: ``stored`` equal to ``sent`` exactly, truncated to ``precision``, or
+    rounded to it (half up, and half to even). Offsets do not matter, only the instant.
+
+    Args:
+        sent: The time sent (aware).
+        stored: The time read back (aware).
+        precision: The server's resolution (``timedelta(seconds=1)``, ``timedelta(milliseconds=1)``).
+
+    Raises:
+        ValueError: a naive datetime, or a ``precision`` that is not positive.
+    """
+    _require_aware(sent, "sent")
+    _require_aware(stored, "stored")
+    step = precision // timedelta(microseconds=1)
+    if step <= 0:
+        raise ValueError(f"precision={precision!r} is not valid: expected a positive timedelta")
+    sent_us = (sent - _EPOCH) // timedelta(microseconds=1)
+    stored_us = (stored - _EPOCH) // timedelta(microseconds=1)
+    floor = sent_us - sent_us % step
+    allowed = {sent_us, floor}
+    if 2 * (sent_us % step) >= step:
+        allowed.add(floor + step)
+    return stored_us in allowed
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _require_aware(value: datetime, field: str) -> None:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(
+            f"{field}={value.isoformat()!r} is a naive datetime: expected a timezone-aware "
+            "datetime (e.g. datetime(..., tzinfo=ZoneInfo('America/Los_Angeles')))"
+        )
+
+
 def _wire_name(attribute: attrs.Attribute[Any], naming: Naming) -> str:
     explicit = attribute.metadata.get("wire")
     if explicit:
@@ -106,6 +222,8 @@ def make_converter(*, naming: Naming = "camel", strict: bool = False) -> cattrs.
     """
     converter = cattrs.Converter(omit_if_default=False, forbid_extra_keys=strict)
     converter.register_structure_hook(datetime, lambda value, _: _must(parse_datetime(value)))
+    converter.register_structure_hook(int, lambda value, _: parse_int(value))
+    converter.register_structure_hook(bool, lambda value, _: bool(value))  # not int's hook (bool <: int)
 
     def optional_datetime(value: Any, _: Any) -> datetime | None:
         try:
@@ -151,11 +269,7 @@ def make_converter(*, naming: Naming = "camel", strict: bool = False) -> cattrs.
 
 
 def _epoch_ms(value: datetime | None) -> int | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        raise ValueError(f"{value.isoformat()!r} is a naive datetime: expected a timezone-aware datetime")
-    return round(value.timestamp() * 1000)
+    return None if value is None else format_epoch_ms(value)
 
 
 def _field_datetime_hook(field: str) -> Any:

@@ -1,4 +1,9 @@
-"""Async SDK for the Lofty Open API (tasks V2), on the shared ``crm_core``.
+"""Async SDK for the Lofty Open API, on the shared ``crm_core``.
+
+Resources on :class:`LoftyClient`: ``tasks`` (V2 tasks and appointments), ``calendar``
+(Calendar V2), ``leads``, ``webhooks``, ``v1`` (legacy V1 tasks and appointments) and ``me()``.
+Each resource is an attrs class holding the client's session; request bodies go out through
+the client's cattrs converter.
 
 Quick start::
 
@@ -33,9 +38,11 @@ from ._calendar import (
     TASK_WAYS,
     AvailableMeetings,
     Calendar,
+    CalendarCreate,
     CalendarCreateResult,
     CalendarEvent,
     CalendarPage,
+    CalendarUpdate,
     MeetingSlot,
 )
 from ._client import DEFAULT_BASE_URL, LoftyClient
@@ -61,7 +68,7 @@ from ._lead_models import (
     RoutingPreview,
     User,
 )
-from ._leads import LEAD_SORTS, LEAD_TYPES, LeadAssignee, LeadPage, Leads
+from ._leads import LEAD_SORTS, LEAD_TYPES, LeadAssignee, LeadPage, Leads, RoutingRequest
 from ._models import Task
 from ._oauth import (
     AUTHORIZE_URL,
@@ -73,7 +80,7 @@ from ._oauth import (
     make_pkce_pair,
 )
 from ._tasks import ASSIGNED_ROLES, TASK_TYPES, TaskCreate, Tasks, TaskUpdate
-from ._v1 import V1, Appointment, AppointmentsV1, TasksV1, TaskV1
+from ._v1 import V1, Appointment, AppointmentsV1, TasksV1, TaskV1, TaskV1Create, TaskV1Update
 from ._version import __version__
 from ._webhooks import (
     WEBHOOK_EVENTS,
@@ -85,6 +92,7 @@ from ._webhooks import (
     Webhook,
     WebhookEvent,
     Webhooks,
+    WebhookSubscribe,
     parse_event,
     webhook_handler,
 )
@@ -117,9 +125,11 @@ __all__ = [
     "AvailableMeetings",
     "BadRequestError",
     "Calendar",
+    "CalendarCreate",
     "CalendarCreateResult",
     "CalendarEvent",
     "CalendarPage",
+    "CalendarUpdate",
     "Commission",
     "Commissions",
     "CustomAttribute",
@@ -155,12 +165,15 @@ __all__ = [
     "ReconciliationError",
     "RetryPolicy",
     "RoutingPreview",
+    "RoutingRequest",
     "ServerError",
     "Task",
     "TaskCreate",
     "TaskEvent",
     "TaskUpdate",
     "TaskV1",
+    "TaskV1Create",
+    "TaskV1Update",
     "Tasks",
     "TasksV1",
     "UpdatedLead",
@@ -168,6 +181,7 @@ __all__ = [
     "ValidationError",
     "Webhook",
     "WebhookEvent",
+    "WebhookSubscribe",
     "Webhooks",
     "__version__",
     "make_pkce_pair",

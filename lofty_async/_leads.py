@@ -6,7 +6,7 @@ import builtins
 import re
 from collections.abc import AsyncIterator, Hashable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, Unpack
+from typing import Any, Unpack, cast
 
 import attrs
 import cattrs
@@ -20,9 +20,11 @@ from crm_core import (
     ValidationError,
 )
 from crm_core._decode import envelope_key, structure
+from crm_core._options import Transport
 from crm_core._reconcile import Candidate, CreateLedger, ReconcileSettings, send_create_once
 from crm_core._validation import check_choice, check_int_range, check_positive_id, check_text
 
+from ._ids import record_id
 from ._lead_models import (
     Lead,
     LeadCreate,
@@ -96,6 +98,17 @@ class LeadAssignee:
 
     role: str
     assignee: str
+
+
+@attrs.frozen(kw_only=True)
+class RoutingRequest:
+    """A checked ``POST /v1.0/leads/assignee`` body (schema ``LeadAssigneeCheckRequest``)."""
+
+    first_name: str
+    email: str
+    last_name: str | None = None
+    phone: str | None = None
+    birthday: str | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -205,16 +218,22 @@ def _join(values: Sequence[str] | str | None) -> str | None:
     return values if isinstance(values, str) else ",".join(values)
 
 
+@attrs.frozen(kw_only=True)
 class Leads:
-    """Lofty leads. Reach it as ``client.leads``."""
+    """Lofty leads. Reach it as ``client.leads``.
 
-    def __init__(
-        self, http: HTTPSession, converter: cattrs.Converter, *, ledger: CreateLedger, reconcile: ReconcileSettings
-    ) -> None:
-        self._http = http
-        self._converter = converter
-        self._ledger = ledger
-        self._reconcile = reconcile
+    Attributes:
+        session: Sends the requests (the client's session, or a view from
+            ``client.with_options``).
+        converter: The client's cattrs converter (wire <-> models).
+        ledger: Records already created (exactly-once creates, ``dedupe_key``).
+        reconcile: Reconciliation settings for ambiguous creates.
+    """
+
+    session: Transport
+    converter: cattrs.Converter
+    ledger: CreateLedger
+    reconcile: ReconcileSettings
 
     async def create(self, *, dedupe_key: str | None = None, **fields: Unpack[LeadCreateFields]) -> int:
         """Create a lead; return its ``leadId``.
@@ -237,7 +256,7 @@ class Leads:
             ReconciliationError: the create may have landed and the lookup could not tell.
         """
         payload: LeadCreate = _build(LeadCreate, fields, creating=True)
-        body = self._converter.unstructure(payload)
+        body = self.converter.unstructure(payload)
         request = Request(
             method="POST", path="/v1.0/leads", operation="leads.create", kind=RequestKind.CREATE, json=body
         )
@@ -252,7 +271,7 @@ class Leads:
                 raise ReconciliationError(
                     "A lead without emails or phones cannot be looked up",
                     method="POST",
-                    url=self._http.url_for(request),
+                    url=self.session.url_for(request),
                     outcome=Outcome.MAYBE_PROCESSED,
                 )
             return [
@@ -265,13 +284,13 @@ class Leads:
             return int(str(lead_id))
 
         return await send_create_once(
-            self._http,
+            cast(HTTPSession, self.session),  # duck-typed: send, emit, url_for
             request,
-            decode=lambda response: int(envelope_key(response, "leadId")),
+            decode=lambda response: record_id(response, "leadId"),
             lookup=lookup,
             id_of=lambda lead_id: lead_id,
-            ledger=self._ledger,
-            settings=self._reconcile,
+            ledger=self.ledger,
+            settings=self.reconcile,
             sent_at=sent_at,
             dedupe_key=dedupe_key,
             known=known,
@@ -293,7 +312,7 @@ class Leads:
                 can happen for a short while (eventual consistency).
         """
         lead_id = check_positive_id("lead_id", lead_id)
-        response = await self._http.send(
+        response = await self.session.send(
             Request(
                 method="GET",
                 path=f"/v1.0/leads/{lead_id}",
@@ -305,7 +324,7 @@ class Leads:
         data = response.data
         if isinstance(data, dict) and isinstance(data.get("lead"), dict):
             data = data["lead"]
-        return structure(self._converter, data, Lead, response)
+        return structure(self.converter, data, Lead, response)
 
     async def list(
         self,
@@ -391,13 +410,13 @@ class Leads:
             "sort": sort,
             "desc": desc,
         }
-        response = await self._http.send(
+        response = await self.session.send(
             Request(method="GET", path="/v1.0/leads", operation="leads.list", kind=RequestKind.READ, params=params)
         )
         data = response.data if isinstance(response.data, dict) else {}
-        leads = structure(self._converter, envelope_key(response, "leads"), builtins.list[Lead], response)
+        leads = structure(self.converter, envelope_key(response, "leads"), builtins.list[Lead], response)
         raw_meta = data.get("_metadata", data.get("get_metadata"))
-        metadata = None if raw_meta is None else structure(self._converter, raw_meta, ListMetadata, response)
+        metadata = None if raw_meta is None else structure(self.converter, raw_meta, ListMetadata, response)
         return LeadPage(leads=leads, metadata=metadata)
 
     async def iter(self, *, page_size: int = 100, **filters: Any) -> AsyncIterator[Lead]:
@@ -439,16 +458,16 @@ class Leads:
         if not any(value is not None for value in fields.values()):
             raise ValidationError("update", {}, "at least one field of LeadUpdate")
         payload: LeadUpdate = _build(LeadUpdate, fields, creating=False)
-        response = await self._http.send(
+        response = await self.session.send(
             Request(
                 method="PUT",
                 path=f"/v1.0/leads/{lead_id}",
                 operation="leads.update",
                 kind=RequestKind.IDEMPOTENT,
-                json=self._converter.unstructure(payload),
+                json=self.converter.unstructure(payload),
             )
         )
-        return int(envelope_key(response, "leadId"))
+        return record_id(response, "leadId")
 
     async def assign(self, lead_id: int, assignees: Sequence[LeadAssignee | str]) -> int:
         """Assign a lead to team members.
@@ -474,7 +493,7 @@ class Leads:
             check_choice("assignees.role", entry.role, _ROLES)
             check_text("assignees.assignee", entry.assignee)
             body.append({"role": entry.role, "assignee": entry.assignee})
-        response = await self._http.send(
+        response = await self.session.send(
             Request(
                 method="POST",
                 path=f"/v1.0/leads/{lead_id}/assignment",
@@ -483,7 +502,7 @@ class Leads:
                 json=body,
             )
         )
-        return int(envelope_key(response, "leadId"))
+        return record_id(response, "leadId")
 
     async def delete(self, lead_id: int, *, reason: str) -> None:
         """Move a lead to the trash (there is no restore endpoint).
@@ -500,7 +519,7 @@ class Leads:
         """
         lead_id = check_positive_id("lead_id", lead_id)
         reason = check_text("reason", reason)
-        await self._http.send(
+        await self.session.send(
             Request(
                 method="DELETE",
                 path=f"/v1.0/leads/{lead_id}",
@@ -526,29 +545,31 @@ class Leads:
         Raises:
             ValidationError: missing ``first_name``/``email``, bad ``birthday`` (nothing sent).
         """
-        body: dict[str, Any] = {"firstName": check_text("first_name", first_name), "email": check_text("email", email)}
+        check_text("email", email)
         if "@" not in email:
             raise ValidationError("email", email, "an email address")
-        if last_name is not None:
-            body["lastName"] = check_text("last_name", last_name)
-        if phone is not None:
-            body["phone"] = check_text("phone", phone, max_length=20)
         if birthday is not None:
             check_lead_fields({"birthday": birthday}, creating=False)
-            body["birthday"] = birthday
-        response = await self._http.send(
+        body = RoutingRequest(
+            first_name=check_text("first_name", first_name),
+            email=email,
+            last_name=None if last_name is None else check_text("last_name", last_name),
+            phone=None if phone is None else check_text("phone", phone, max_length=20),
+            birthday=birthday,
+        )
+        response = await self.session.send(
             Request(
                 method="POST",
                 path="/v1.0/leads/assignee",
                 operation="leads.preview_routing",
                 kind=RequestKind.READ,
-                json=body,
+                json=self.converter.unstructure(body),
             )
         )
-        return structure(self._converter, response.data, builtins.list[RoutingPreview], response)
+        return structure(self.converter, response.data, builtins.list[RoutingPreview], response)
 
 
-async def get_me(http: HTTPSession, converter: cattrs.Converter) -> User:
+async def get_me(http: Transport, converter: cattrs.Converter) -> User:
     """GET /v1.0/me: the authenticated team member."""
     response = await http.send(Request(method="GET", path="/v1.0/me", operation="me", kind=RequestKind.READ))
     return structure(converter, response.data, User, response)

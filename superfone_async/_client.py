@@ -16,6 +16,7 @@ from ._leads import Catalog, Leads
 from ._models import Label, LeadGroup, LeadStage, Product, SourceType
 from ._tasks import Tasks
 from ._version import __version__
+from ._wire import install_hooks
 
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_RATE_LIMIT", "SuperfoneClient"]
 
@@ -104,27 +105,29 @@ class SuperfoneClient:
             seed=seed,
             strict_responses=strict_responses,
         )
-        http, converter = self._core.http, self._core.converter
-        self.tasks = Tasks(http, converter, ledger=self._core.ledger, reconcile=self._core.reconcile)
+        http, converter = self._core.http, install_hooks(self._core.converter)
+        self.tasks = Tasks(http=http, converter=converter, ledger=self._core.ledger, reconcile=self._core.reconcile)
         """Tasks on a lead: ``/enterprise/api/lead/{lead_id}/task``."""
-        self.leads = Leads(http, converter)
+        self.leads = Leads(http=http, converter=converter)
         """Leads: ``/enterprise/api/lead``."""
         self.source_types: Catalog[SourceType] = Catalog(
-            http, converter, path="/enterprise/api/source-type", model=SourceType, name="source_types"
+            http=http, converter=converter, path="/enterprise/api/source-type", model=SourceType, name="source_types"
         )
         """GET /enterprise/api/source-type."""
-        self.labels: Catalog[Label] = Catalog(http, converter, path="/enterprise/api/label", model=Label, name="labels")
+        self.labels: Catalog[Label] = Catalog(
+            http=http, converter=converter, path="/enterprise/api/label", model=Label, name="labels"
+        )
         """GET /enterprise/api/label."""
         self.lead_stages: Catalog[LeadStage] = Catalog(
-            http, converter, path="/enterprise/api/lead-stage", model=LeadStage, name="lead_stages"
+            http=http, converter=converter, path="/enterprise/api/lead-stage", model=LeadStage, name="lead_stages"
         )
         """GET /enterprise/api/lead-stage."""
         self.lead_groups: Catalog[LeadGroup] = Catalog(
-            http, converter, path="/enterprise/api/lead-group", model=LeadGroup, name="lead_groups"
+            http=http, converter=converter, path="/enterprise/api/lead-group", model=LeadGroup, name="lead_groups"
         )
         """GET /enterprise/api/lead-group."""
         self.products: Catalog[Product] = Catalog(
-            http, converter, path="/enterprise/api/product", model=Product, name="products"
+            http=http, converter=converter, path="/enterprise/api/product", model=Product, name="products"
         )
         """GET /enterprise/api/product."""
 

@@ -45,6 +45,11 @@ class Page(Generic[T]):
     page_size: int
     total_items: int
 
+    @property
+    def next_page(self) -> int | None:
+        """The number of the page after this one, or ``None`` on the last page (a resume cursor)."""
+        return self.current_page + 1 if self.current_page < self.total_pages else None
+
 
 @attrs.frozen(kw_only=True)
 class Task:
