@@ -33,6 +33,9 @@ from crm_core.emulator import FixedWindowRateLimit, ThreadedServer
 from lofty_async import LoftyClient
 from lofty_async.testing import SANDBOX_API_KEY, LoftyEmulator
 from superfone_async import SuperfoneClient
+from superfone_async.testing import SANDBOX_API_KEY as SUPERFONE_KEY
+from superfone_async.testing import SuperfoneEmulator
+from superfone_async.testing import sandbox_lead_ids as superfone_sandbox_lead_ids
 from tests.redis_fixtures import DEFAULT_URL, RedisServer, answers, own_server, unavailable
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -202,6 +205,27 @@ def test_clients_bind_the_key_to_api_and_credential_digest(redis_url: str) -> No
     explicit = RedisRateLimiter.from_url(redis_url, key="my-app")
     LoftyClient(api_key="key-A", base_url="http://127.0.0.1:1", limiter=explicit)
     assert explicit.key == "my-app"
+
+
+async def test_two_superfone_workers_share_one_window(redis_url: str) -> None:
+    # Two "processes" (own client, own limiter, own connection) reading at once, 10 per 2 s.
+    emulator = SuperfoneEmulator(rate_limit=FixedWindowRateLimit(limit=10, window=2.0))
+    lead = superfone_sandbox_lead_ids()[0]
+    async with emulator.serve() as url:
+        limiters = [RedisRateLimiter.from_url(redis_url) for _ in range(2)]
+        clients = [SuperfoneClient(api_key=SUPERFONE_KEY, base_url=url, limiter=lim) for lim in limiters]
+        assert limiters[0].key == limiters[1].key
+        redis.Redis.from_url(redis_url).delete(str(limiters[0].key))
+        try:
+            pages = await asyncio.gather(*(c.tasks.list(lead) for c in clients for _ in range(15)))
+        finally:
+            for client in clients:
+                await client.aclose()
+            for lim in limiters:
+                await lim.aclose()
+    assert len(pages) == 30
+    statuses = Counter(r.status for r in emulator.core.requests)
+    assert statuses[429] <= 10, statuses
 
 
 async def test_an_unbound_limiter_says_what_to_do(redis_url: str) -> None:
