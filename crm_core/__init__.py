@@ -54,6 +54,7 @@ from ._ratelimit import (
     parse_retry_after,
 )
 from ._reconcile import CreateLedger, ReconcileSettings
+from ._redis_limiter import RedisRateLimiter
 from ._retry import RequestKind, RetryBudget, RetryPolicy
 from ._session import Auth, Dialect, HTTPSession, Request, Response, StaticAuth
 
@@ -96,6 +97,7 @@ __all__ = [
     "RawResponse",
     "ReconcileSettings",
     "ReconciliationError",
+    "RedisRateLimiter",
     "Request",
     "RequestKind",
     "RequestOptions",
