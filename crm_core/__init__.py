@@ -35,10 +35,14 @@ from ._ratelimit import (
     AIMDConfig,
     LimiterSnapshot,
     LimiterState,
+    LimiterWaitTooLong,
     LocalRateLimiter,
     RateLimiter,
+    observe_response,
     parse_rate_limit_reset,
     parse_retry_after,
+    reserve,
+    reserve_detail,
 )
 from ._reconcile import CreateLedger, ReconcileSettings
 from ._retry import RequestKind, RetryBudget, RetryPolicy
@@ -71,6 +75,7 @@ __all__ = [
     "JournalMismatchError",
     "LimiterSnapshot",
     "LimiterState",
+    "LimiterWaitTooLong",
     "LocalRateLimiter",
     "NotFoundError",
     "Outcome",
@@ -94,9 +99,12 @@ __all__ = [
     "error_class_for_status",
     "format_datetime",
     "make_converter",
+    "observe_response",
     "parse_datetime",
     "parse_rate_limit_reset",
     "parse_retry_after",
+    "reserve",
+    "reserve_detail",
     "run_bulk",
     "snake_to_camel",
 ]
