@@ -44,7 +44,7 @@ from ._errors import (
     Outcome,
     ValidationError,
 )
-from ._journal import CREATED, FAILED, MAYBE, SENDING, Journal, row_fingerprint
+from ._journal import CREATED, FAILED, MAYBE, SENDING, Journal
 from ._reconcile import CreateLedger
 
 __all__ = [
@@ -627,7 +627,7 @@ async def bulk_create(
             return value
 
     async def worker(number: int, row: Mapping[str, Any]) -> T:
-        fingerprint = row_fingerprint(row)
+        fingerprint = journal.fingerprint(row) if journal is not None else ""
         fingerprints[number] = fingerprint
         entry = journal.check(number, fingerprint) if journal is not None else None
         if entry is not None and entry.state == CREATED and entry.record_id is not None:
