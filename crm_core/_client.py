@@ -126,6 +126,11 @@ class ClientCore:
         self.concurrency = ConcurrencyLimiter(max_concurrency)
         if limiter is None:
             limiter = _shared_limiter(base_url, auth, rate_limit, self.concurrency, self.clock)
+        else:
+            bind = getattr(limiter, "bind", None)  # a shared (Redis) limiter names its key after us
+            if callable(bind):
+                identity = getattr(auth, "identity", None)
+                bind(api=dialect.name, base_url=base_url, identity=identity() if callable(identity) else None)
         self.http = HTTPSession(
             base_url=base_url,
             auth=auth,

@@ -526,6 +526,8 @@ class HTTPSession:
                     params=request.query(),
                     data=body,
                     headers=send_headers,
+                    # No body, no Content-Type: aiohttp would add application/octet-stream.
+                    skip_auto_headers=() if "Content-Type" in send_headers else ("Content-Type",),
                     timeout=aiohttp.ClientTimeout(total=attempt_timeout, connect=self._connect_timeout),
                     trace_request_ctx=trace_ctx,
                     allow_redirects=False,

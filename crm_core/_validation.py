@@ -7,7 +7,7 @@ from collections.abc import Collection
 from datetime import datetime
 from functools import lru_cache
 
-from ._converter import format_datetime, parse_datetime
+from ._converter import format_iso_offset, parse_datetime
 from ._errors import ValidationError
 
 __all__ = [
@@ -31,11 +31,26 @@ def check_positive_id(field: str, value: object) -> int:
     return value
 
 
-def check_choice(field: str, value: object, allowed: Collection[str]) -> str:
-    """One of ``allowed`` (exact spelling)."""
-    if not isinstance(value, str) or value not in allowed:
-        raise ValidationError(field, value, "one of " + ", ".join(sorted(allowed)))
-    return value
+def check_choice(field: str, value: object, allowed: Collection[str], *, allow_unknown: bool = False) -> str:
+    """One of ``allowed`` (exact spelling).
+
+    Args:
+        field: The argument's name, for the error.
+        value: What the caller gave.
+        allowed: The documented values.
+        allow_unknown: Also accept any other non-blank string, sent as given: the escape
+            hatch for enums the vendor documents as "currently allowed" (a value added on the
+            server must not need a release). The caller opts in per call.
+
+    Raises:
+        ValidationError: not a string, or (without ``allow_unknown``) not one of ``allowed``.
+    """
+    if isinstance(value, str) and (value in allowed or (allow_unknown and value.strip())):
+        return value
+    expected = "one of " + ", ".join(sorted(allowed))
+    if allow_unknown:
+        expected += " or another non-blank string"
+    raise ValidationError(field, value, expected)
 
 
 def check_text(field: str, value: object, *, required: bool = True, max_length: int | None = None) -> str:
@@ -111,4 +126,4 @@ def wire_time(field: str, value: object) -> str:
     parsed = to_aware_datetime(field, value)
     if isinstance(value, str):
         return value.strip()
-    return format_datetime(parsed, field=field)
+    return format_iso_offset(parsed, field=field)

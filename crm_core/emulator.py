@@ -3,13 +3,19 @@
 An emulator is an ``aiohttp.web`` application whose handlers keep in-memory state. This module
 supplies the parts that are the same for every API:
 
-* :class:`FaultPlan`: seeded, deterministic fault injection per route: 429 (``Retry-After`` in
-  seconds, as an HTTP-date, or absent), 500/502/503/504 with HTML bodies, a connection reset
-  before or after the request is processed, a response slower than the client's timeout,
-  malformed JSON and truncated bodies;
+* :class:`FaultPlan`: seeded, deterministic fault injection per route: transport faults (429
+  with ``Retry-After`` in seconds, as an HTTP-date, or absent; 500/502/503/504 with HTML bodies;
+  a connection reset before or after the request is processed; a response slower than the
+  client's timeout; malformed JSON and truncated bodies) and server faults that real APIs show
+  (a create committed late, a write visible to reads only later, an unusable id in a 2xx body,
+  Lofty's documented ``X-RateLimit-Reset: 21000``);
 * :class:`FixedWindowRateLimit`: per-credential fixed windows with ``X-RateLimit-*`` headers;
 * :class:`EmulatorCore`: the middleware that applies both around the API's handlers, turns
-  :class:`EmulatorError` into the API's error body, and logs every request;
+  :class:`EmulatorError` into the API's error body, and logs every request (bounded, without
+  headers or bodies unless asked for);
+* :class:`CompactStore`: a column store for many records (about 100-150 bytes per record
+  instead of a dict's 1-2 KB), read and written as dicts;
+* :class:`StateLog`: the crash-safe JSON-lines log of an emulator's changes, fsynced in batches;
 * :func:`serve` (in the running loop) and :class:`ThreadedServer` (in a background thread, for
   synchronous pytest fixtures and the command line).
 """
@@ -17,6 +23,7 @@ supplies the parts that are the same for every API:
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import email.utils
 import enum
@@ -27,15 +34,21 @@ import os
 import random
 import threading
 import time
-from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from array import array
+from collections import Counter, deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, MutableMapping, Sequence
 from contextlib import asynccontextmanager
+from types import MappingProxyType
 from typing import Any
 
 import attrs
 from aiohttp import web
 
 __all__ = [
+    "SERVER_FAULTS",
+    "TRANSPORT_FAULTS",
+    "VISIBLE_DELAY_KEY",
+    "CompactStore",
     "EmulatorCore",
     "EmulatorError",
     "FaultKind",
@@ -46,6 +59,7 @@ __all__ = [
     "StateLog",
     "ThreadedServer",
     "serve",
+    "state_sync",
 ]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -68,6 +82,18 @@ class FaultKind(enum.Enum):
         SLOW: The request is processed, then the response waits ``slow_seconds``.
         MALFORMED: The request is processed, then a 200 with invalid JSON is sent.
         TRUNCATED: The request is processed, then a 200 body is cut short.
+        LATE_COMMIT: The server is slow to commit: the request waits
+            :attr:`FaultPlan.late_seconds` before it is processed (stored) and answered, so a
+            client with a shorter timeout gives up first and the record appears later. Reads
+            during the delay do not see it. The commit is not cancelled by the client leaving.
+        LATE_VISIBLE: Eventual consistency: the request is processed and answered at once, but
+            the new record is missing from reads (get and list) for
+            :attr:`FaultPlan.late_seconds` of the emulator's clock.
+        BAD_ID: The request is processed (the write happened), but the 2xx body's id
+            (``taskId``, ``leadId`` or ``data.id``) is unusable: drawn from
+            :attr:`FaultPlan.bad_ids` (``"abc"``, ``null``, ``12.9``).
+        RESET_21000: 429 with the headers of Lofty's documented example (``X-RateLimit-Remaining:
+            0``, ``X-RateLimit-Reset: 21000``, no ``Retry-After``) (not processed).
     """
 
     THROTTLE = "429"
@@ -82,6 +108,10 @@ class FaultKind(enum.Enum):
     SLOW = "slow"
     MALFORMED = "malformed"
     TRUNCATED = "truncated"
+    LATE_COMMIT = "late-commit"
+    LATE_VISIBLE = "late-visible"
+    BAD_ID = "bad-id"
+    RESET_21000 = "reset-21000"
 
     @property
     def processes(self) -> bool:
@@ -96,8 +126,38 @@ _AFTER_KINDS = frozenset(
         FaultKind.SLOW,
         FaultKind.MALFORMED,
         FaultKind.TRUNCATED,
+        FaultKind.LATE_COMMIT,
+        FaultKind.LATE_VISIBLE,
+        FaultKind.BAD_ID,
     }
 )
+
+TRANSPORT_FAULTS: tuple[FaultKind, ...] = (
+    FaultKind.THROTTLE,
+    FaultKind.THROTTLE_DATE,
+    FaultKind.THROTTLE_BARE,
+    FaultKind.ERROR_500,
+    FaultKind.ERROR_502,
+    FaultKind.ERROR_503,
+    FaultKind.ERROR_504,
+    FaultKind.RESET_BEFORE,
+    FaultKind.RESET_AFTER,
+    FaultKind.SLOW,
+    FaultKind.MALFORMED,
+    FaultKind.TRUNCATED,
+)
+"""Faults of the transport and of generic servers (``all=P`` in a spec spreads over these)."""
+
+SERVER_FAULTS: tuple[FaultKind, ...] = (
+    FaultKind.LATE_COMMIT,
+    FaultKind.LATE_VISIBLE,
+    FaultKind.BAD_ID,
+    FaultKind.RESET_21000,
+)
+"""Faults modelled on what the real APIs document or show (``server=P`` spreads over these)."""
+
+VISIBLE_DELAY_KEY: web.RequestKey[float] = web.RequestKey("crm_core.emulator.visible_delay", float)
+"""Request key a ``LATE_VISIBLE`` fault sets: seconds the new record stays hidden from reads."""
 
 
 @attrs.define(kw_only=True)
@@ -140,6 +200,9 @@ class FaultPlan:
         seed: Seed of the plan's random source.
         slow_seconds: How long a ``SLOW`` response waits, seconds.
         retry_after: Seconds advertised by throttle and 503 faults.
+        late_seconds: How long a ``LATE_COMMIT`` request waits before it is stored and
+            answered, and how long a ``LATE_VISIBLE`` record stays hidden from reads, seconds.
+        bad_ids: The unusable ids a ``BAD_ID`` fault puts in a 2xx body (one drawn per fault).
         injected: Count of faults injected so far, by kind.
     """
 
@@ -147,6 +210,8 @@ class FaultPlan:
     seed: int = 0
     slow_seconds: float = 5.0
     retry_after: float = 1.0
+    late_seconds: float = 2.5
+    bad_ids: tuple[Any, ...] = ("abc", None, 12.9)
     injected: dict[FaultKind, int] = attrs.field(factory=dict)
     _rng: random.Random = attrs.field(init=False)
 
@@ -175,6 +240,10 @@ class FaultPlan:
             roll -= rule.probability
         return None
 
+    def bad_id(self) -> Any:
+        """Draw one of :attr:`bad_ids` (from the plan's random source)."""
+        return self._rng.choice(self.bad_ids)
+
     def _count(self, kind: FaultKind) -> FaultKind:
         self.injected[kind] = self.injected.get(kind, 0) + 1
         return kind
@@ -186,13 +255,23 @@ class FaultPlan:
         Comma-separated items:
 
         * ``KIND=P`` or ``KIND=P@METHOD /path-glob``: the fault with probability ``P`` (0..1,
-          or a percentage such as ``5%``), e.g. ``reset-after=0.03@POST /v2.0/tasks``;
-        * ``all=P``: probability ``P`` in total, spread evenly over every kind;
+          or a percentage such as ``5%``), e.g. ``reset-after=0.03@POST /v2.0/tasks``. Kinds:
+          ``429``, ``429-date``, ``429-bare``, ``500``, ``502``, ``503``, ``504``,
+          ``reset-before``, ``reset-after``, ``slow``, ``malformed``, ``truncated`` (transport),
+          and ``late-commit``, ``late-visible``, ``bad-id``, ``reset-21000`` (server; see
+          :class:`FaultKind`);
+        * ``all=P``: probability ``P`` in total, spread evenly over the transport kinds
+          (:data:`TRANSPORT_FAULTS`; unchanged from earlier releases, so seeds reproduce);
+        * ``server=P``: spread evenly over the server kinds (:data:`SERVER_FAULTS`);
+        * ``every=P``: spread evenly over every kind;
         * a bare ``P`` (``10%``) means ``all=P``;
-        * ``seed=N``, ``slow=SECONDS``, ``retry-after=SECONDS``.
+        * ``seed=N``, ``slow=SECONDS``, ``retry-after=SECONDS``, ``late=SECONDS``.
+
+        Example: ``"5%,late-commit=0.02@POST /v2.0/tasks,late=2.5,seed=7"``.
 
         Raises:
-            ValueError: an unknown kind or key, or a probability outside 0..1.
+            ValueError: an unknown kind or key, a probability outside 0..1, or a negative or
+                non-numeric number of seconds.
         """
         plan = cls()
         kinds = [k.value for k in FaultKind]
@@ -206,23 +285,32 @@ class FaultPlan:
             if name == "seed":
                 plan.seed = int(value)
                 continue
-            if name == "slow":
-                plan.slow_seconds = float(value)
+            if name in ("slow", "retry-after", "late"):
+                seconds = _seconds(name, value)
+                if name == "slow":
+                    plan.slow_seconds = seconds
+                elif name == "late":
+                    plan.late_seconds = seconds
+                else:
+                    plan.retry_after = seconds
                 continue
-            if name == "retry-after":
-                plan.retry_after = float(value)
-                continue
-            probability = float(value[:-1]) / 100 if value.endswith("%") else float(value)
+            try:
+                probability = float(value[:-1]) / 100 if value.endswith("%") else float(value)
+            except ValueError:
+                raise ValueError(f"fault probability {value!r} is not valid: expected 0..1 or 0%..100%") from None
             if not 0.0 <= probability <= 1.0:
                 raise ValueError(f"fault probability {value!r} is not valid: expected 0..1 or 0%..100%")
-            if name == "all":
-                for kind in FaultKind:
-                    plan.add(kind, probability=probability / len(FaultKind), route=route.strip() or None)
+            groups = {"all": TRANSPORT_FAULTS, "server": SERVER_FAULTS, "every": tuple(FaultKind)}
+            if name in groups:
+                group = groups[name]
+                for kind in group:
+                    plan.add(kind, probability=probability / len(group), route=route.strip() or None)
             elif name in kinds:
                 plan.add(name, probability=probability, route=route.strip() or None)
             else:
                 raise ValueError(
-                    f"fault {name!r} is not valid: expected one of all, seed, slow, retry-after, " + ", ".join(kinds)
+                    f"fault {name!r} is not valid: expected one of all, server, every, seed, slow, retry-after, "
+                    "late, " + ", ".join(kinds)
                 )
         if sum(rule.probability for rule in plan.rules) > 1.0 + 1e-9:
             raise ValueError(f"fault probabilities in {spec!r} add up to more than 1")
@@ -230,34 +318,91 @@ class FaultPlan:
         return plan
 
 
+def _seconds(name: str, value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ValueError(f"{name}={value!r} is not valid: expected a number of seconds") from None
+    if not seconds >= 0 or math.isinf(seconds):
+        raise ValueError(f"{name}={value!r} is not valid: expected a finite number of seconds >= 0")
+    return seconds
+
+
+def _positive(name: str) -> Callable[[Any, Any, Any], None]:
+    def check(instance: Any, attribute: Any, value: Any) -> None:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0 or math.isinf(value):
+            raise ValueError(f"rate limit {name} {value!r} is not valid: expected a finite number > 0")
+
+    return check
+
+
 @attrs.define(kw_only=True)
 class FixedWindowRateLimit:
     """Fixed windows per credential, aligned to multiples of ``window`` since the epoch.
 
+    Models Lofty's documented limit (lofty_api.md §4): "The window resets every 60 seconds.
+    Every response includes rate limit headers" ``X-RateLimit-Limit`` (requests allowed in the
+    window), ``X-RateLimit-Remaining`` (requests left in it) and ``X-RateLimit-Reset`` ("Time
+    (UTC epoch seconds) when the window resets"); over the limit, HTTP 429 with the API's body
+    (Lofty: ``{"message":"Too Many Requests"}``) and, as documented, no ``Retry-After``. A
+    request refused with 429 does not count against the window.
+
     Attributes:
-        limit: Requests allowed per window per credential.
-        window: Window length, seconds.
-        headers: Send ``X-RateLimit-Limit``/``-Remaining``/``-Reset`` (reset as UTC epoch seconds)
-            on every response.
-        retry_after: Add a ``Retry-After`` header (seconds to the window's end) on 429.
+        limit: Requests allowed per window per credential (an integer >= 1).
+        window: Window length, seconds (> 0).
+        headers: Send ``X-RateLimit-Limit``/``-Remaining``/``-Reset`` on every response.
+        reset_format: What ``X-RateLimit-Reset`` carries: ``"epoch"`` (the docs' text: UTC epoch
+            seconds of the window's end, rounded up; the default), ``"delta"`` (whole seconds
+            until the window's end, rounded up) or ``"21000"`` (the literal value of the docs'
+            429 example, on every response).
+        align: Where windows start ([GAP]: the docs only say "resets every 60 seconds"):
+            ``"epoch"`` (default) at multiples of ``window`` since the epoch, the same for every
+            credential; ``"first-request"`` at a credential's first request after its previous
+            window ended.
+        retry_after: Add a ``Retry-After`` header (seconds to the window's end) on 429
+            (undocumented for Lofty: off).
         enabled: Switch the limit on or off at run time.
         clock: Wall-clock source, UTC epoch seconds.
+
+    Raises:
+        ValueError: ``limit`` or ``window`` is zero, negative or not finite (the message names
+            the value), or ``reset_format`` is unknown.
     """
 
-    limit: int = 100
-    window: float = 60.0
+    limit: int = attrs.field(default=100, validator=_positive("limit"))
+    window: float = attrs.field(default=60.0, validator=_positive("window"))
     headers: bool = True
+    reset_format: str = attrs.field(default="epoch")
+    align: str = attrs.field(default="epoch", validator=attrs.validators.in_(("epoch", "first-request")))
     retry_after: bool = False
     enabled: bool = True
     clock: Callable[[], float] = time.time
     _counts: dict[tuple[str, float], int] = attrs.field(factory=dict)
+    _starts: dict[str, float] = attrs.field(factory=dict)
+
+    @limit.validator
+    def _integral(self, attribute: Any, value: Any) -> None:
+        if not isinstance(value, int):
+            raise ValueError(f"rate limit limit {value!r} is not valid: expected a whole number of requests >= 1")
+
+    @reset_format.validator
+    def _known_format(self, attribute: Any, value: Any) -> None:
+        if value not in ("epoch", "delta", "21000"):
+            raise ValueError(f"reset_format {value!r} is not valid: expected 'epoch', 'delta' or '21000'")
 
     def check(self, credential: str) -> tuple[bool, dict[str, str]]:
         """Count one request; return ``(allowed, headers to add)``."""
         if not self.enabled:
             return True, {}
         now = self.clock()
-        start = math.floor(now / self.window) * self.window
+        if self.align == "epoch":
+            start = math.floor(now / self.window) * self.window
+        else:
+            start = self._starts.get(credential, -math.inf)
+            if now >= start + self.window:
+                start = self._starts[credential] = now
+                if len(self._starts) > 10_000:
+                    self._starts = {k: v for k, v in self._starts.items() if v + self.window > now}
         key = (credential, start)
         used = self._counts.get(key, 0)
         allowed = used < self.limit
@@ -265,40 +410,423 @@ class FixedWindowRateLimit:
             used += 1
             self._counts[key] = used
         if len(self._counts) > 10_000:
-            self._counts = {k: v for k, v in self._counts.items() if k[1] >= start}
+            self._counts = {k: v for k, v in self._counts.items() if k[1] + self.window > now}
         reset = start + self.window
         out: dict[str, str] = {}
         if self.headers:
             out = {
                 "X-RateLimit-Limit": str(self.limit),
                 "X-RateLimit-Remaining": str(max(0, self.limit - used)),
-                "X-RateLimit-Reset": str(math.ceil(reset)),
+                "X-RateLimit-Reset": self.reset_header(reset, now),
             }
         if not allowed and self.retry_after:
             out["Retry-After"] = str(max(1, math.ceil(reset - now)))
         return allowed, out
 
+    def reset_header(self, reset: float, now: float) -> str:
+        """``X-RateLimit-Reset`` for a window ending at ``reset`` (epoch seconds), per :attr:`reset_format`."""
+        if self.reset_format == "21000":
+            return "21000"
+        if self.reset_format == "delta":
+            return str(max(0, math.ceil(reset - now)))
+        return str(math.ceil(reset))
+
+
+_NULL_INT = -(2**63)
+_NO_TEXT = 0xFFFFFFFF
+_MISSING = object()
+
+Codec = tuple[Callable[[Any], "int | None"], Callable[[int], Any]]
+"""``(encode, decode)`` for a column stored as a 64-bit integer: ``encode`` maps a record's value
+to an int (or ``None``) and raises ``ValueError``/``TypeError`` for values it cannot store;
+``decode`` maps the int back."""
+
+
+class CompactStore(MutableMapping[int, dict[str, Any]]):
+    """Records keyed by an integer id, kept in typed columns instead of one dict each.
+
+    A task as a Python dict costs 1-2 KB; here it costs about 8 bytes per integer or time
+    column, 2 bytes per low-cardinality column (type, role, time zone, flags, names of the few
+    leads), and its text's UTF-8 bytes plus 12. Reads and writes still use dicts: ``store[id]``
+    builds a fresh dict (changing it does not change the store; write it back with
+    ``store[id] = record``).
+
+    Column kinds, given in ``fields`` in the order decoded dicts list them:
+
+    * ``"int"``: a 64-bit integer or ``None``;
+    * ``"enum"``: any hashable value (string, number, bool, ``None``), interned per column;
+    * ``"text"``: a string or ``None``;
+    * a :data:`Codec` ``(encode, decode)``: stored as a 64-bit integer (times as epoch ms);
+    * a callable ``f(record) -> value``: derived when a record is read (not stored; ignored
+      when written).
+
+    A value that does not fit its column (a float in an ``"int"`` column, a list in an
+    ``"enum"`` column) and any key that is not a column is kept per record in a side table, so
+    nothing written is lost. A missing key reads back as ``None``.
+
+    Ids are looked up by bisection while they are written in ascending order (as emulators
+    allocate them), otherwise through a dict built on the first out-of-order id.
+
+    Args:
+        fields: ``(name, kind)`` pairs; must include ``key`` as an ``"int"`` column.
+        key: The id field.
+        index_on: A field to index (rows by value), for :meth:`select`.
+
+    Raises:
+        ValueError: an unknown kind, or ``key`` missing from ``fields``.
+    """
+
+    def __init__(
+        self,
+        fields: Sequence[tuple[str, Any]],
+        *,
+        key: str = "id",
+        index_on: str | None = None,
+    ) -> None:
+        self._fields = list(fields)
+        if (key, "int") not in self._fields:
+            raise ValueError(f"key {key!r} must be an 'int' column of fields")
+        self._key = key
+        self._ints: dict[str, array[int]] = {}
+        self._enums: dict[str, tuple[list[array[int]], list[Any], dict[tuple[type, Any], int]]] = {}
+        self._texts: dict[str, tuple[array[int], array[int]]] = {}
+        self._codecs: dict[str, tuple[Codec, array[int]]] = {}
+        self._derived: dict[str, Callable[[dict[str, Any]], Any]] = {}
+        for name, kind in self._fields:
+            if kind == "int":
+                self._ints[name] = array("q")
+            elif kind == "enum":
+                self._enums[name] = ([array("H")], [None], {_hashable(None): 0})  # None is code 0
+            elif kind == "text":
+                self._texts[name] = (array("Q"), array("I"))
+            elif isinstance(kind, tuple) and len(kind) == 2 and all(callable(f) for f in kind):
+                self._codecs[name] = (kind, array("q"))
+            elif callable(kind):
+                self._derived[name] = kind
+            else:
+                raise ValueError(f"column {name!r} has an unknown kind {kind!r}")
+        self._blob = bytearray()
+        self._ids = self._ints[key]
+        self._alive = bytearray()
+        self._size = 0
+        self._by_id: dict[int, int] | None = None
+        self._extras: dict[int, dict[str, Any]] = {}
+        self._index_on = index_on
+        self._index: dict[Any, array[int]] = {}
+
+    # -- rows --------------------------------------------------------------------------------
+
+    def _row(self, record_id: object) -> int | None:
+        if isinstance(record_id, bool) or not isinstance(record_id, int):
+            return None
+        if self._by_id is not None:
+            row = self._by_id.get(record_id)
+        else:
+            row = bisect.bisect_left(self._ids, record_id)
+            if row == len(self._ids) or self._ids[row] != record_id:
+                return None
+        if row is None or not self._alive[row]:
+            return None
+        return row
+
+    def _any_row(self, record_id: int) -> int | None:
+        if self._by_id is not None:
+            return self._by_id.get(record_id)
+        row = bisect.bisect_left(self._ids, record_id)
+        return row if row < len(self._ids) and self._ids[row] == record_id else None
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __iter__(self) -> Iterator[int]:
+        ids, alive = self._ids, self._alive
+        for row in range(len(ids)):
+            if alive[row]:
+                yield ids[row]
+
+    def __contains__(self, record_id: object) -> bool:
+        return self._row(record_id) is not None
+
+    def __getitem__(self, record_id: int) -> dict[str, Any]:
+        row = self._row(record_id)
+        if row is None:
+            raise KeyError(record_id)
+        return self._decode(row)
+
+    def __setitem__(self, record_id: int, record: Mapping[str, Any]) -> None:
+        if isinstance(record_id, bool) or not isinstance(record_id, int) or not -(2**63) < record_id < 2**63:
+            raise TypeError(f"record ids must be 64-bit integers, got {record_id!r}")
+        row = self._any_row(record_id)
+        if row is None:
+            row = len(self._ids)
+            if row and record_id < self._ids[row - 1] and self._by_id is None:
+                self._by_id = {rid: r for r, rid in enumerate(self._ids)}
+            self._append_row(record_id)
+            if self._by_id is not None:
+                self._by_id[record_id] = row
+        self._write(row, record)
+
+    def __delitem__(self, record_id: int) -> None:
+        row = self._row(record_id)
+        if row is None:
+            raise KeyError(record_id)
+        self._unindex(row)
+        self._alive[row] = 0
+        self._size -= 1
+        self._extras.pop(row, None)
+
+    def records(self) -> Iterator[dict[str, Any]]:
+        """Every record as a dict, in the order the ids were first written."""
+        alive = self._alive
+        for row in range(len(self._ids)):
+            if alive[row]:
+                yield self._decode(row)
+
+    def select(self, value: Any) -> list[dict[str, Any]]:
+        """The records whose ``index_on`` field equals ``value``, in the order first written.
+
+        Raises:
+            ValueError: the store has no index.
+        """
+        if self._index_on is None:
+            raise ValueError("this store has no index (index_on)")
+        rows = self._index.get(_hashable(value), ())
+        return [self._decode(row) for row in rows if self._alive[row]]
+
+    def nbytes(self) -> int:
+        """Bytes held by the columns and text (not the side table), for measurements."""
+        total = len(self._blob) + len(self._alive)
+        total += sum(a.itemsize * len(a) for a in self._ints.values())
+        total += sum(a.itemsize * len(a) for _, a in self._codecs.values())
+        total += sum(s.itemsize * len(s) + n.itemsize * len(n) for s, n in self._texts.values())
+        total += sum(col[0].itemsize * len(col[0]) for col, _, _ in self._enums.values())
+        total += sum(a.itemsize * len(a) for a in self._index.values())
+        return total
+
+    # -- encoding ----------------------------------------------------------------------------
+
+    def _append_row(self, record_id: int) -> None:
+        for name, column in self._ints.items():
+            column.append(record_id if name == self._key else _NULL_INT)
+        for _, column in self._codecs.values():
+            column.append(_NULL_INT)
+        for holder, _, _ in self._enums.values():
+            holder[0].append(0)
+        for starts, lengths in self._texts.values():
+            starts.append(0)
+            lengths.append(_NO_TEXT)
+        self._alive.append(0)
+
+    def _write(self, row: int, record: Mapping[str, Any]) -> None:
+        if self._alive[row]:
+            self._unindex(row)
+        else:
+            self._alive[row] = 1
+            self._size += 1
+        extras: dict[str, Any] = {}
+        for name, value in record.items():
+            if name == self._key or name in self._derived:
+                continue
+            if not self._store(row, name, value):
+                extras[name] = value
+        for name, _ in self._fields:
+            if name not in record and name != self._key and name not in self._derived:
+                self._store(row, name, None)
+        if extras:
+            self._extras[row] = extras
+        else:
+            self._extras.pop(row, None)
+        if self._index_on is not None:
+            value = self._value(row, self._index_on)
+            self._index.setdefault(_hashable(value), array("I")).append(row)
+
+    def _store(self, row: int, name: str, value: Any) -> bool:
+        """Put ``value`` in its column; ``False`` when it does not fit (the column reads ``None``)."""
+        enum = self._enums.get(name)
+        if enum is not None:
+            holder, values, codes = enum
+            try:
+                marker = (type(value), value)
+                code = codes.get(marker)
+            except TypeError:  # unhashable: kept in the side table
+                holder[0][row] = 0
+                return False
+            if code is None:
+                code = len(values)
+                values.append(value)
+                codes[marker] = code
+                if code > 0xFFFF and holder[0].typecode == "H":
+                    holder[0] = array("I", holder[0])
+            holder[0][row] = code
+            return True
+        if name in self._ints:
+            fits = value is None or (type(value) is int and _NULL_INT < value < 2**63)
+            self._ints[name][row] = value if fits and value is not None else _NULL_INT
+            return fits
+        if name in self._codecs:
+            (encode, _), column = self._codecs[name]
+            try:
+                number = None if value is None else encode(value)
+            except (TypeError, ValueError, OverflowError):
+                column[row] = _NULL_INT
+                return False
+            fits = number is None or (type(number) is int and _NULL_INT < number < 2**63)
+            column[row] = number if fits and number is not None else _NULL_INT
+            return fits
+        if name in self._texts:
+            starts, lengths = self._texts[name]
+            if isinstance(value, str):
+                data = value.encode("utf-8", "surrogatepass")
+                if len(data) < _NO_TEXT:
+                    starts[row] = len(self._blob)
+                    lengths[row] = len(data)
+                    self._blob += data
+                    return True
+            lengths[row] = _NO_TEXT
+            return value is None
+        return False
+
+    def _unindex(self, row: int) -> None:
+        if self._index_on is None:
+            return
+        rows = self._index.get(_hashable(self._value(row, self._index_on)))
+        if rows is not None:
+            with contextlib.suppress(ValueError):
+                rows.remove(row)
+
+    def _column(self, row: int, name: str) -> Any:
+        enum = self._enums.get(name)
+        if enum is not None:
+            return enum[1][enum[0][0][row]]
+        if name in self._ints:
+            number = self._ints[name][row]
+            return None if number == _NULL_INT else number
+        if name in self._texts:
+            starts, lengths = self._texts[name]
+            length = lengths[row]
+            if length == _NO_TEXT:
+                return None
+            start = starts[row]
+            return self._blob[start : start + length].decode("utf-8", "surrogatepass")
+        if name in self._codecs:
+            (_, decode), column = self._codecs[name]
+            number = column[row]
+            return None if number == _NULL_INT else decode(number)
+        return None
+
+    def _value(self, row: int, name: str) -> Any:
+        extras = self._extras.get(row)
+        if extras is not None and name in extras:
+            return extras[name]
+        return self._column(row, name)
+
+    def _decode(self, row: int) -> dict[str, Any]:
+        record: dict[str, Any] = {name: self._column(row, name) for name, _ in self._fields}
+        extras = self._extras.get(row)
+        if extras:
+            record.update(extras)
+        for name, make in self._derived.items():
+            record[name] = make(record)
+        return record
+
+
+def _hashable(value: Any) -> tuple[type, Any]:
+    """A dict key that keeps ``True``, ``1`` and ``1.0`` apart (raises TypeError if unhashable)."""
+    hash(value)
+    return (type(value), value)
+
 
 class StateLog:
     """A crash-safe JSON-lines log of an emulator's changes, replayed on start.
 
-    Each change is one line ``{"op": ..., "record": ...}``, flushed and fsynced before the
-    emulator answers, so a write the client may not have heard about is still there after the
-    process running the sandbox is killed. A torn last line (the crash itself) is ignored.
+    Each change is one line ``{"op": ..., "record": ...}``. Durability, and its window:
+
+    * every line is handed to the operating system (one unbuffered ``write``) before the
+      emulator answers, so a write the client may have heard about survives the process that
+      runs the sandbox being killed (``kill -9``): nothing acknowledged is lost;
+    * ``fsync`` runs in batches: after ``fsync_every`` lines, or when ``fsync_interval`` seconds
+      have passed since the last one (checked on each append and by :meth:`sync`, which the
+      emulator's app calls periodically), and on :meth:`close` (a clean shutdown). A crash of the
+      whole machine or a power loss can therefore lose at most the last ``fsync_every`` lines or
+      ``fsync_interval`` seconds of changes; a clean shutdown loses nothing.
+
+    A torn last line (the crash itself) is ignored on replay.
 
     Args:
         path: The file (created on the first change).
+        fsync_every: Lines between fsyncs (1 fsyncs every line, as before batching).
+        fsync_interval: Seconds between fsyncs at most, while lines are pending.
+        clock: Monotonic clock for the interval, seconds.
+
+    Raises:
+        ValueError: ``fsync_every`` < 1 or ``fsync_interval`` < 0.
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        fsync_every: int = 1000,
+        fsync_interval: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if fsync_every < 1:
+            raise ValueError(f"fsync_every {fsync_every!r} is not valid: expected >= 1")
+        if not fsync_interval >= 0:
+            raise ValueError(f"fsync_interval {fsync_interval!r} is not valid: expected >= 0 seconds")
         self.path = path
+        self.fsync_every = fsync_every
+        self.fsync_interval = fsync_interval
+        self._clock = clock
+        self._fd: int | None = None
+        self._pending = 0
+        self._last_sync = clock()
+        self.fsyncs = 0
+        """How many fsyncs were made (for tests and benchmarks)."""
+        self._lock = threading.Lock()
 
     def append(self, op: str, record: Mapping[str, Any]) -> None:
-        """Record one change durably."""
-        with open(self.path, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps({"op": op, "record": record}, ensure_ascii=False) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
+        """Record one change: written to the OS at once, fsynced in a batch."""
+        line = (json.dumps({"op": op, "record": record}, ensure_ascii=False) + "\n").encode("utf-8")
+        with self._lock:
+            if self._fd is None:
+                self._open()
+            assert self._fd is not None
+            view = memoryview(line)
+            while view:
+                written = os.write(self._fd, view)
+                view = view[written:]
+            self._pending += 1
+            if self._pending >= self.fsync_every or self._clock() - self._last_sync >= self.fsync_interval:
+                self._fsync()
+
+    def _open(self) -> None:
+        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+        size = os.fstat(self._fd).st_size
+        if size and os.pread(self._fd, 1, size - 1) != b"\n":
+            os.write(self._fd, b"\n")  # end a line torn by a crash, so the next one stays whole
+
+    def sync(self, *, force: bool = False) -> None:
+        """fsync pending lines if the interval has passed (or at once with ``force``)."""
+        with self._lock:
+            if self._pending and (force or self._clock() - self._last_sync >= self.fsync_interval):
+                self._fsync()
+
+    def close(self) -> None:
+        """fsync pending lines and close the file (safe to call twice)."""
+        with self._lock:
+            if self._fd is not None:
+                if self._pending:
+                    self._fsync()
+                os.close(self._fd)
+                self._fd = None
+
+    def _fsync(self) -> None:
+        assert self._fd is not None
+        os.fsync(self._fd)
+        self.fsyncs += 1
+        self._pending = 0
+        self._last_sync = self._clock()
 
     def replay(self) -> Iterator[tuple[str, dict[str, Any]]]:
         """Every recorded change, oldest first (nothing when the file does not exist)."""
@@ -309,8 +837,30 @@ class StateLog:
                 try:
                     entry = json.loads(line)
                 except json.JSONDecodeError:
-                    return  # a torn last line from a crash
+                    continue  # a line torn by a crash (later lines start on a fresh line)
                 yield entry["op"], entry["record"]
+
+
+def state_sync(state: StateLog) -> Callable[[web.Application], AsyncIterator[None]]:
+    """An ``app.cleanup_ctx`` entry: fsync ``state`` every ``fsync_interval`` while the app is
+    served, and fsync and close it on shutdown (so a clean shutdown loses nothing)."""
+
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        async def tick() -> None:
+            while True:
+                await asyncio.sleep(max(0.05, state.fsync_interval))
+                state.sync()
+
+        ticker = asyncio.ensure_future(tick())
+        try:
+            yield
+        finally:
+            ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ticker
+            state.close()
+
+    return context
 
 
 class EmulatorError(Exception):
@@ -335,8 +885,10 @@ class LoggedRequest:
         method: HTTP method.
         path: Path (no query).
         query: Query parameters.
-        headers: Request headers, with credentials masked.
-        body: Decoded JSON body, or ``None``.
+        headers: Request headers, with credentials masked; empty unless the core logs bodies
+            (``log_bodies=True``).
+        body: Decoded JSON body (text when not JSON); ``None`` without a body or unless the
+            core logs bodies.
         fault: The fault injected, if any.
         status: The status answered (``None`` when the connection was dropped).
     """
@@ -358,6 +910,8 @@ _REASONS = {
     504: "Gateway Time-out",
 }
 _SECRET_HEADERS = ("authorization", "x-api-key")
+_EMPTY: Mapping[str, str] = MappingProxyType({})
+_DEFAULT_ID_FIELDS: tuple[tuple[str, ...], ...] = (("taskId",), ("leadId",), ("data", "id"))
 
 
 class EmulatorCore:
@@ -372,6 +926,15 @@ class EmulatorCore:
         authenticate: Checks a request's credentials; returns ``None`` to let it through or an
             :class:`EmulatorError` to answer with (checked after the rate limit).
         max_logged: How many requests :attr:`requests` keeps (the oldest are dropped).
+        log_bodies: Keep each logged request's headers (credentials masked) and decoded body;
+            off by default, so a long sandbox run keeps a few hundred bytes per logged request.
+        id_fields: Where a ``BAD_ID`` fault looks for the id in a 2xx JSON body (key paths,
+            first found wins).
+
+    Attributes:
+        requests: The last ``max_logged`` requests, oldest first.
+        statuses: Count of every request answered, by status (``None``: connection dropped);
+            not bounded by ``max_logged``.
     """
 
     def __init__(
@@ -383,7 +946,9 @@ class EmulatorCore:
         faults: FaultPlan | None = None,
         api_prefix: str = "/",
         authenticate: Callable[[web.Request], EmulatorError | None] | None = None,
-        max_logged: int = 100_000,
+        max_logged: int = 10_000,
+        log_bodies: bool = False,
+        id_fields: Sequence[tuple[str, ...]] = _DEFAULT_ID_FIELDS,
     ) -> None:
         self.credential_of = credential_of
         self.authenticate = authenticate
@@ -391,23 +956,38 @@ class EmulatorCore:
         self.rate_limit = rate_limit
         self.faults = faults
         self.api_prefix = api_prefix
+        self.log_bodies = log_bodies
+        self.id_fields = tuple(id_fields)
         self.requests: deque[LoggedRequest] = deque(maxlen=max_logged)
+        self.statuses: Counter[int | None] = Counter()
         self._stop = asyncio.Event()
+        self._late: set[asyncio.Future[web.StreamResponse]] = set()
 
     def count(self, method: str, path_glob: str = "*") -> int:
         """How many logged requests match ``method`` (``"*"`` for any) and ``path_glob``."""
         return sum(1 for r in self.requests if method in ("*", r.method) and fnmatch.fnmatchcase(r.path, path_glob))
 
     def stop_slow_responses(self) -> None:
-        """Release every response held back by a ``SLOW`` fault (used on shutdown)."""
+        """Release every response held back by a ``SLOW`` fault and commit every ``LATE_COMMIT``
+        request at once (used on shutdown)."""
         self._stop.set()
+
+    async def drain(self) -> None:
+        """Wait until every late commit has landed (call after :meth:`stop_slow_responses`)."""
+        while self._late:
+            await asyncio.gather(*list(self._late), return_exceptions=True)
+
+    @staticmethod
+    def visible_delay(request: web.Request) -> float:
+        """Seconds a record created by ``request`` stays hidden from reads (``LATE_VISIBLE``), else 0."""
+        return float(request.get(VISIBLE_DELAY_KEY, 0.0))
 
     @web.middleware
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         """Apply rate limits and faults around the API's handlers; log the request."""
         if not request.path.startswith(self.api_prefix):
             return await handler(request)
-        body = await _json_or_none(request)
+        raw = await request.read() if request.can_read_body else b""
         fault = self.faults.draw(request.method, request.path) if self.faults else None
         status: int | None = None
         try:
@@ -415,17 +995,25 @@ class EmulatorCore:
             status = response.status
             return response
         finally:
-            headers = {k: ("***" if k.lower() in _SECRET_HEADERS else v) for k, v in request.headers.items()}
             dropped = fault in (FaultKind.RESET_BEFORE, FaultKind.RESET_AFTER, FaultKind.TRUNCATED)
+            answered = None if dropped else status
+            self.statuses[answered] += 1
+            if self.log_bodies:
+                headers: Mapping[str, str] = {
+                    k: ("***" if k.lower() in _SECRET_HEADERS else v) for k, v in request.headers.items()
+                }
+                body = _json_or_text(raw)
+            else:
+                headers, body = _EMPTY, None
             self.requests.append(
                 LoggedRequest(
                     method=request.method,
                     path=request.path,
-                    query=dict(request.query),
+                    query=dict(request.query) if request.query else _EMPTY,
                     headers=headers,
                     body=body,
                     fault=fault,
-                    status=None if dropped else status,
+                    status=answered,
                 )
             )
 
@@ -442,7 +1030,12 @@ class EmulatorCore:
             denied = self.authenticate(request) if self.authenticate is not None else None
             if denied is not None:
                 raise denied
-            response = await handler(request)
+            if fault is FaultKind.LATE_COMMIT and plan is not None:
+                response = await self._commit_late(request, handler, plan.late_seconds)
+            else:
+                if fault is FaultKind.LATE_VISIBLE and plan is not None:
+                    request[VISIBLE_DELAY_KEY] = plan.late_seconds
+                response = await handler(request)
         except EmulatorError as error:
             response = web.json_response(error.body, status=error.status)
         response.headers.update(limit_headers)
@@ -450,18 +1043,45 @@ class EmulatorCore:
             return await self._fault_after(request, fault, plan, response)
         return response
 
+    async def _commit_late(self, request: web.Request, handler: Handler, delay: float) -> web.StreamResponse:
+        """Run the handler after ``delay`` seconds, in a task the client's leaving cannot cancel."""
+
+        async def later() -> web.StreamResponse:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), delay)
+            return await handler(request)
+
+        task = asyncio.ensure_future(later())
+        self._late.add(task)
+        task.add_done_callback(self._late_done)
+        return await asyncio.shield(task)
+
+    def _late_done(self, task: asyncio.Future[web.StreamResponse]) -> None:
+        self._late.discard(task)
+        if not task.cancelled():
+            task.exception()  # retrieved: an EmulatorError after the client left is expected
+
     def _fault_before(
         self, request: web.Request, fault: FaultKind, plan: FaultPlan, limit_headers: dict[str, str]
     ) -> web.StreamResponse:
         if fault is FaultKind.RESET_BEFORE:
             _drop(request)
             raise web.HTTPInternalServerError()
+        if fault is FaultKind.RESET_21000:
+            headers = {
+                "X-RateLimit-Limit": limit_headers.get("X-RateLimit-Limit", "20"),
+                "X-RateLimit-Remaining": "0",
+                "X-RateLimit-Reset": "21000",
+            }
+            return web.json_response(self.throttle_body, status=429, headers=headers)
         if fault in (FaultKind.THROTTLE, FaultKind.THROTTLE_DATE, FaultKind.THROTTLE_BARE):
             headers = dict(limit_headers)
             if "X-RateLimit-Reset" in headers:
                 # A scripted 429 reads like an exhausted window that reopens after retry_after.
                 headers["X-RateLimit-Remaining"] = "0"
-                headers["X-RateLimit-Reset"] = str(math.ceil(time.time() + plan.retry_after))
+                if self.rate_limit is not None:
+                    now = time.time()
+                    headers["X-RateLimit-Reset"] = self.rate_limit.reset_header(now + plan.retry_after, now)
             if fault is FaultKind.THROTTLE:
                 headers["Retry-After"] = f"{plan.retry_after:g}"
             elif fault is FaultKind.THROTTLE_DATE:
@@ -482,6 +1102,10 @@ class EmulatorCore:
     async def _fault_after(
         self, request: web.Request, fault: FaultKind, plan: FaultPlan, response: web.StreamResponse
     ) -> web.StreamResponse:
+        if fault in (FaultKind.LATE_COMMIT, FaultKind.LATE_VISIBLE):
+            return response
+        if fault is FaultKind.BAD_ID:
+            return self._corrupt_id(response, plan)
         if fault is FaultKind.ERROR_504:
             return web.Response(status=504, text=_HTML.format(s=504, r=_REASONS[504]), content_type="text/html")
         if fault is FaultKind.RESET_AFTER:
@@ -503,6 +1127,27 @@ class EmulatorCore:
         _drop(request)
         return stream
 
+    def _corrupt_id(self, response: web.StreamResponse, plan: FaultPlan) -> web.StreamResponse:
+        """The same 2xx with its id replaced by an unusable one (other answers pass unchanged)."""
+        raw = getattr(response, "body", None)
+        if not 200 <= response.status < 300 or not isinstance(raw, bytes):
+            return response
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            return response
+        for path in self.id_fields:
+            holder = body
+            for key in path[:-1]:
+                holder = holder.get(key) if isinstance(holder, dict) else None
+            if isinstance(holder, dict) and path[-1] in holder:
+                holder[path[-1]] = plan.bad_id()
+                headers = {
+                    k: v for k, v in response.headers.items() if k.lower() not in ("content-length", "content-type")
+                }
+                return web.json_response(body, status=response.status, headers=headers)
+        return response
+
 
 def _drop(request: web.Request) -> None:
     transport = request.transport
@@ -510,10 +1155,7 @@ def _drop(request: web.Request) -> None:
         transport.close()
 
 
-async def _json_or_none(request: web.Request) -> Any:
-    if not request.can_read_body:
-        return None
-    raw = await request.read()
+def _json_or_text(raw: bytes) -> Any:
     if not raw:
         return None
     try:
@@ -542,6 +1184,7 @@ async def serve(app: web.Application, *, host: str = "127.0.0.1", port: int = 0)
         core = app.get(CORE_KEY)
         if isinstance(core, EmulatorCore):
             core.stop_slow_responses()
+            await core.drain()
         await runner.cleanup()
 
 

@@ -1,4 +1,9 @@
-"""Async SDK for the Lofty Open API (tasks V2), on the shared ``crm_core``.
+"""Async SDK for the Lofty Open API, on the shared ``crm_core``.
+
+Resources on :class:`LoftyClient`: ``tasks`` (V2 tasks and appointments), ``calendar``
+(Calendar V2), ``leads``, ``webhooks``, ``v1`` (legacy V1 tasks and appointments) and ``me()``.
+Each resource is an attrs class holding the client's session; request bodies go out through
+the client's cattrs converter.
 
 Quick start::
 
@@ -27,18 +32,22 @@ from crm_core import (
     ValidationError,
 )
 from crm_core._client import RateLimit
+from crm_core._options import RawResponse
 
 from ._calendar import (
     CALENDAR_TYPES,
     TASK_WAYS,
     AvailableMeetings,
     Calendar,
+    CalendarCreate,
     CalendarCreateResult,
     CalendarEvent,
+    CalendarIterator,
     CalendarPage,
+    CalendarUpdate,
     MeetingSlot,
 )
-from ._client import DEFAULT_BASE_URL, LoftyClient
+from ._client import DEFAULT_BASE_URL, LoftyClient, LoftyClientWithRawResponse
 from ._lead_models import (
     AgentInfo,
     Commission,
@@ -53,6 +62,7 @@ from ._lead_models import (
     LeadInquiry,
     LeadProperty,
     LeadTag,
+    LeadTagRef,
     LeadTransaction,
     LeadUpdate,
     ListMetadata,
@@ -61,7 +71,17 @@ from ._lead_models import (
     RoutingPreview,
     User,
 )
-from ._leads import LEAD_SORTS, LEAD_TYPES, LeadAssignee, LeadPage, Leads
+from ._leads import (
+    LEAD_SORTS,
+    LEAD_TYPES,
+    AssigneeUser,
+    LeadAssignee,
+    LeadAssignment,
+    LeadIterator,
+    LeadPage,
+    Leads,
+    RoutingRequest,
+)
 from ._models import Task
 from ._oauth import (
     AUTHORIZE_URL,
@@ -72,8 +92,8 @@ from ._oauth import (
     OAuthTokens,
     make_pkce_pair,
 )
-from ._tasks import ASSIGNED_ROLES, TASK_TYPES, TaskCreate, Tasks, TaskUpdate
-from ._v1 import V1, Appointment, AppointmentsV1, TasksV1, TaskV1
+from ._tasks import ASSIGNED_ROLES, TASK_TYPES, MyTasksIterator, TaskCreate, Tasks, TaskUpdate
+from ._v1 import V1, Appointment, AppointmentsV1, TasksV1, TaskV1, TaskV1Create, TaskV1Update
 from ._version import __version__
 from ._webhooks import (
     WEBHOOK_EVENTS,
@@ -85,6 +105,7 @@ from ._webhooks import (
     Webhook,
     WebhookEvent,
     Webhooks,
+    WebhookSubscribe,
     parse_event,
     webhook_handler,
 )
@@ -113,13 +134,17 @@ __all__ = [
     "Appointment",
     "AppointmentEvent",
     "AppointmentsV1",
+    "AssigneeUser",
     "AuthenticationError",
     "AvailableMeetings",
     "BadRequestError",
     "Calendar",
+    "CalendarCreate",
     "CalendarCreateResult",
     "CalendarEvent",
+    "CalendarIterator",
     "CalendarPage",
+    "CalendarUpdate",
     "Commission",
     "Commissions",
     "CustomAttribute",
@@ -128,20 +153,25 @@ __all__ = [
     "CustomRoleAssignee",
     "Lead",
     "LeadAssignee",
+    "LeadAssignment",
     "LeadCreate",
     "LeadFamilyMember",
     "LeadInfoEvent",
     "LeadInquiry",
+    "LeadIterator",
     "LeadPage",
     "LeadProperty",
     "LeadTag",
+    "LeadTagRef",
     "LeadTransaction",
     "LeadUpdate",
     "Leads",
     "ListMetadata",
     "Location",
     "LoftyClient",
+    "LoftyClientWithRawResponse",
     "MeetingSlot",
+    "MyTasksIterator",
     "NotFoundError",
     "OAuthApp",
     "OAuthAuth",
@@ -152,15 +182,19 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimit",
     "RateLimitError",
+    "RawResponse",
     "ReconciliationError",
     "RetryPolicy",
     "RoutingPreview",
+    "RoutingRequest",
     "ServerError",
     "Task",
     "TaskCreate",
     "TaskEvent",
     "TaskUpdate",
     "TaskV1",
+    "TaskV1Create",
+    "TaskV1Update",
     "Tasks",
     "TasksV1",
     "UpdatedLead",
@@ -168,6 +202,7 @@ __all__ = [
     "ValidationError",
     "Webhook",
     "WebhookEvent",
+    "WebhookSubscribe",
     "Webhooks",
     "__version__",
     "make_pkce_pair",

@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import builtins
 import re
-from collections.abc import AsyncIterator, Hashable, Sequence
+from collections.abc import Hashable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import attrs
 import cattrs
 
-from crm_core import HTTPSession, Request, RequestKind, ValidationError
+from crm_core import HTTPSession, Request, RequestKind, Response, ValidationError
+from crm_core._converter import WireModel, format_epoch_ms, same_instant_at_precision
 from crm_core._decode import envelope_key, structure
-from crm_core._pagination import iter_pages
+from crm_core._options import Transport
+from crm_core._pagination import CursorIterator, page_number_fetch
 from crm_core._reconcile import Candidate, CreateLedger, ReconcileSettings, send_create_once
 from crm_core._validation import (
     check_choice,
@@ -29,6 +31,7 @@ from crm_core._validation import (
     wire_time,
 )
 
+from ._ids import unusable
 from ._tasks import message_of
 
 __all__ = [
@@ -36,11 +39,19 @@ __all__ = [
     "TASK_WAYS",
     "AvailableMeetings",
     "Calendar",
+    "CalendarCreate",
     "CalendarCreateResult",
     "CalendarEvent",
+    "CalendarIterator",
     "CalendarPage",
+    "CalendarUpdate",
     "MeetingSlot",
+    "build_calendar_create",
+    "build_calendar_query",
+    "build_calendar_update",
+    "build_meeting_query",
     "check_calendar_id",
+    "matches_calendar_create",
 ]
 
 CALENDAR_TYPES = ("TASK", "APPOINTMENT")
@@ -54,7 +65,7 @@ MAX_MEETING_RANGE = timedelta(days=90)
 
 
 @attrs.frozen(kw_only=True)
-class CalendarCreateResult:
+class CalendarCreateResult(WireModel):
     """What POST /v2.0/calendar answers under ``data`` (schema ``CalendarCreateResult``).
 
     Attributes:
@@ -69,7 +80,7 @@ class CalendarCreateResult:
 
 
 @attrs.frozen(kw_only=True)
-class CalendarEvent:
+class CalendarEvent(WireModel):
     """A task or appointment in the calendar (schema ``CalendarItemV2``). Source: GET /v2.0/calendar."""
 
     id: str
@@ -101,7 +112,7 @@ class CalendarEvent:
 
 
 @attrs.frozen(kw_only=True)
-class CalendarPage:
+class CalendarPage(WireModel):
     """One page of GET /v2.0/calendar (``data``).
 
     Attributes:
@@ -118,7 +129,7 @@ class CalendarPage:
 
 
 @attrs.frozen(kw_only=True)
-class MeetingSlot:
+class MeetingSlot(WireModel):
     """A free meeting slot (schema ``AvailableMeetingSlotV2``)."""
 
     start_time: datetime
@@ -128,11 +139,27 @@ class MeetingSlot:
 
 
 @attrs.frozen(kw_only=True)
-class AvailableMeetings:
+class AvailableMeetings(WireModel):
     """GET /v2.0/calendar/meetings/available ``data``: ``total`` slots, the first ``limit`` listed."""
 
     total: int
     slots: list[MeetingSlot] = attrs.field(factory=list)
+
+
+class CalendarIterator(CursorIterator[CalendarEvent, int]):
+    """Events from :meth:`Calendar.iter`; ``async for`` over it.
+
+    Attributes:
+        cursor: The 0-based page number to resume from (see :class:`~crm_core.CursorIterator`).
+        at_page_end: The event just yielded was the last of its page.
+        exhausted: Every page has been read.
+        pages_fetched: Requests made so far.
+    """
+
+    @property
+    def page(self) -> int:
+        """Where to resume: pass it back as ``calendar.iter(..., page=...)``. Same as :attr:`cursor`."""
+        return self.cursor
 
 
 def check_calendar_id(calendar_id: object) -> str:
@@ -146,7 +173,7 @@ def check_calendar_id(calendar_id: object) -> str:
 
 def _ms(field: str, value: object) -> int:
     if isinstance(value, datetime):
-        return round(to_aware_datetime(field, value).timestamp() * 1000)
+        return format_epoch_ms(to_aware_datetime(field, value), field=field)
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ValidationError(field, value, "epoch milliseconds (an integer >= 0) or an aware datetime")
     return value
@@ -159,6 +186,88 @@ def _resolved(text: str | None, ms: int | None) -> datetime | None:
     if ms is not None:
         return datetime.fromtimestamp(ms / 1000, UTC)
     return None
+
+
+STORED_PRECISION = timedelta(seconds=1)
+"""Lofty keeps calendar times in whole seconds (read back as ``...:00GMT`` / whole ``*Ms``)."""
+
+
+def _same_time(sent: datetime, text: datetime | None, ms: int | None) -> bool:
+    if text is not None:
+        return same_instant_at_precision(sent, text, precision=STORED_PRECISION)
+    if ms is not None:
+        return same_instant_at_precision(sent, datetime.fromtimestamp(ms / 1000, UTC), precision=STORED_PRECISION)
+    return False
+
+
+def matches_calendar_create(event: CalendarEvent, *, kind: str, content: str, start: datetime, end: datetime) -> bool:
+    """Whether ``event`` is the record a create of ``kind``/``content``/``start``/``end`` makes.
+
+    Times compare at Lofty's stored precision (whole seconds; truncated or rounded, as the
+    docs do not say which: [GAP]), whatever offset they were sent with. The string time wins
+    over the ``*Ms`` one, as on the way in.
+    """
+    return (
+        (event.type or "").upper() == kind.upper()
+        and event.content == content
+        and _same_time(start, event.start_at, event.start_at_ms)
+        and _same_time(end, event.end_at, event.end_at_ms)
+    )
+
+
+def _created(response: Response, converter: cattrs.Converter) -> CalendarCreateResult:
+    result = structure(converter, envelope_key(response, "data"), CalendarCreateResult, response)
+    if not _CALENDAR_ID.match(result.id):
+        raise unusable(response, f"data.id={result.id!r} is not a calendar ID such as '12345-task'")
+    return result
+
+
+@attrs.frozen(kw_only=True)
+class CalendarCreate:
+    """A checked ``POST /v2.0/calendar`` body (schema ``CalendarCreateRequest``), in the seed's
+    key order. Times are wire values: ISO-8601 strings with an offset, and epoch milliseconds."""
+
+    type: str
+    content: str
+    lead_id: int
+    time_zone_code: str
+    start_at: str | None = None
+    end_at: str | None = None
+    start_at_ms: int | None = None
+    end_at_ms: int | None = None
+    task_way: str | None = None
+    assigned_role: str | None = None
+    address: str | None = None
+
+    @property
+    def start(self) -> datetime:
+        """The start the server will use (the string form wins over milliseconds)."""
+        resolved = _resolved(self.start_at, self.start_at_ms)
+        assert resolved is not None  # checked by build_calendar_create
+        return resolved
+
+    @property
+    def end(self) -> datetime:
+        """The end the server will use."""
+        resolved = _resolved(self.end_at, self.end_at_ms)
+        assert resolved is not None
+        return resolved
+
+
+@attrs.frozen(kw_only=True)
+class CalendarUpdate:
+    """A checked ``PUT /v2.0/calendar/{calendarId}`` body; only set fields are sent."""
+
+    content: str | None = None
+    start_at: str | None = None
+    end_at: str | None = None
+    start_at_ms: int | None = None
+    end_at_ms: int | None = None
+    time_zone_code: str | None = None
+    reminder_type: str | None = None
+    reminder_time: str | None = None
+    lead_id: int | None = None
+    address: str | None = None
 
 
 def build_calendar_create(
@@ -174,10 +283,15 @@ def build_calendar_create(
     task_way: object = None,
     assigned_role: object = None,
     address: object = None,
-) -> dict[str, Any]:
-    """Check Create Calendar Event arguments; return the JSON body in the seed's key order.
+    allow_unknown: bool = False,
+) -> CalendarCreate:
+    """Check Create Calendar Event arguments and build the body. Nothing is sent.
 
     Whether the times lie in the future is the server's check (its clock decides).
+
+    Args:
+        allow_unknown: Accept a ``task_way`` outside :data:`TASK_WAYS` (any non-blank string),
+            for a value Lofty adds later (its docs call the list "currently allowed").
 
     Raises:
         ValidationError: the first bad field.
@@ -185,56 +299,186 @@ def build_calendar_create(
     if not isinstance(type, str) or type.upper() not in CALENDAR_TYPES:
         raise ValidationError("type", type, "TASK or APPOINTMENT")
     kind = type.upper()
-    body: dict[str, Any] = {
-        "type": type,
-        "content": check_text("content", content),
-        "leadId": check_positive_id("lead_id", lead_id),
-        "timeZoneCode": check_time_zone("time_zone_code", time_zone_code),
-    }
-    if start_at is not None:
-        body["startAt"] = wire_time("start_at", start_at)
-    if end_at is not None:
-        body["endAt"] = wire_time("end_at", end_at)
-    if start_at_ms is not None:
-        body["startAtMs"] = _ms("start_at_ms", start_at_ms)
-    if end_at_ms is not None:
-        body["endAtMs"] = _ms("end_at_ms", end_at_ms)
-    start = _resolved(body.get("startAt"), body.get("startAtMs"))
-    end = _resolved(body.get("endAt"), body.get("endAtMs"))
+    checked_content = check_text("content", content)
+    checked_lead = check_positive_id("lead_id", lead_id)
+    zone = check_time_zone("time_zone_code", time_zone_code)
+    start_text = None if start_at is None else wire_time("start_at", start_at)
+    end_text = None if end_at is None else wire_time("end_at", end_at)
+    start_ms = None if start_at_ms is None else _ms("start_at_ms", start_at_ms)
+    end_ms = None if end_at_ms is None else _ms("end_at_ms", end_at_ms)
+    start = _resolved(start_text, start_ms)
+    end = _resolved(end_text, end_ms)
     if start is None:
         raise ValidationError("start_at", None, "a start time: start_at (ISO-8601 with offset) or start_at_ms")
     if end is None:
         raise ValidationError("end_at", None, "an end time: end_at (ISO-8601 with offset) or end_at_ms")
     if end < start:
-        raise ValidationError("end_at", body.get("endAt", body.get("endAtMs")), "a time at or after the start")
+        raise ValidationError("end_at", end_text if end_text is not None else end_ms, "a time at or after the start")
+    way = role = None
     if kind == "TASK":
         if task_way is None:
             raise ValidationError("task_way", None, "one of Call, Email, Text, Other (required for a TASK)")
-        body["taskWay"] = check_choice("task_way", task_way, TASK_WAYS)
+        if not allow_unknown and isinstance(task_way, str) and task_way not in TASK_WAYS:
+            raise ValidationError(
+                "task_way",
+                task_way,
+                "one of Call, Email, Text, Other (Lofty's currently allowed values; pass "
+                "allow_unknown=True to send another one deliberately)",
+            )
+        way = check_choice("task_way", task_way, TASK_WAYS, allow_unknown=allow_unknown)
         if assigned_role is not None:
-            body["assignedRole"] = check_choice("assigned_role", assigned_role, _ROLES)
+            role = check_choice("assigned_role", assigned_role, _ROLES)
     else:
         if task_way is not None:
             raise ValidationError("task_way", task_way, "no task_way on an APPOINTMENT (TASK only)")
         if assigned_role is not None:
             raise ValidationError("assigned_role", assigned_role, "no assigned_role on an APPOINTMENT (TASK only)")
-    if address is not None:
-        # Documented "only for APPOINTMENT", yet the documented TASK example sends one too:
-        # accepted and sent; Lofty applies it to appointments.
-        body["address"] = check_text("address", address)
-    return body
+    # Documented "only for APPOINTMENT", yet the documented TASK example sends one too:
+    # accepted and sent; Lofty applies it to appointments.
+    place = None if address is None else check_text("address", address)
+    return CalendarCreate(
+        type=type,
+        content=checked_content,
+        lead_id=checked_lead,
+        time_zone_code=zone,
+        start_at=start_text,
+        end_at=end_text,
+        start_at_ms=start_ms,
+        end_at_ms=end_ms,
+        task_way=way,
+        assigned_role=role,
+        address=place,
+    )
 
 
+def build_calendar_query(
+    *,
+    lead_id: int | None,
+    start_time: datetime | str | None,
+    end_time: datetime | str | None,
+    start_time_ms: int | None,
+    end_time_ms: int | None,
+    time_zone_code: str | None,
+    include_finished: bool | None,
+    page_size: int | None,
+    sort: str | None,
+    desc: bool | None,
+    source_types: Sequence[int] | None,
+) -> dict[str, Any]:
+    """Check GET /v2.0/calendar filters; return the query parameters (``None`` values are dropped).
+
+    Raises:
+        ValidationError: no range bound, or a bad filter (nothing sent).
+    """
+    if start_time is None and end_time is None and start_time_ms is None and end_time_ms is None:
+        raise ValidationError("start_time", None, "a start_time or end_time (Lofty requires at least one)")
+    return {
+        "leadId": None if lead_id is None else check_positive_id("lead_id", lead_id),
+        "startTime": None if start_time is None else wire_time("start_time", start_time),
+        "endTime": None if end_time is None else wire_time("end_time", end_time),
+        "startTimeMs": None if start_time_ms is None else _ms("start_time_ms", start_time_ms),
+        "endTimeMs": None if end_time_ms is None else _ms("end_time_ms", end_time_ms),
+        "timeZoneCode": None if time_zone_code is None else check_time_zone("time_zone_code", time_zone_code),
+        "includeFinished": include_finished,
+        "pageSize": None if page_size is None else check_int_range("page_size", page_size, 1, MAX_PAGE_SIZE),
+        "sort": sort,
+        "desc": desc,
+        "sourceType": None if source_types is None else ",".join(str(int(t)) for t in source_types),
+    }
+
+
+def build_calendar_update(
+    *,
+    content: object = None,
+    start_at: object = None,
+    end_at: object = None,
+    start_at_ms: object = None,
+    end_at_ms: object = None,
+    time_zone_code: object = None,
+    reminder_type: object = None,
+    reminder_time: object = None,
+    lead_id: object = None,
+    address: object = None,
+) -> CalendarUpdate:
+    """Check Update Calendar Event arguments and build the body (only given fields are sent).
+
+    Raises:
+        ValidationError: nothing to change, a bad field, or an end before the start.
+    """
+    update = CalendarUpdate(
+        content=None if content is None else check_text("content", content),
+        start_at=None if start_at is None else wire_time("start_at", start_at),
+        end_at=None if end_at is None else wire_time("end_at", end_at),
+        start_at_ms=None if start_at_ms is None else _ms("start_at_ms", start_at_ms),
+        end_at_ms=None if end_at_ms is None else _ms("end_at_ms", end_at_ms),
+        time_zone_code=None if time_zone_code is None else check_time_zone("time_zone_code", time_zone_code),
+        reminder_type=None if reminder_type is None else check_text("reminder_type", reminder_type),
+        reminder_time=None if reminder_time is None else check_text("reminder_time", reminder_time),
+        lead_id=None if lead_id is None else check_positive_id("lead_id", lead_id),
+        address=None if address is None else check_text("address", address),
+    )
+    if update == CalendarUpdate():
+        raise ValidationError("update", {}, "at least one field to change")
+    start = _resolved(update.start_at, update.start_at_ms)
+    end = _resolved(update.end_at, update.end_at_ms)
+    if start is not None and end is not None and end < start:
+        shown = update.end_at if update.end_at is not None else update.end_at_ms
+        raise ValidationError("end_at", shown, "a time at or after the start")
+    return update
+
+
+def build_meeting_query(
+    *,
+    start_time: object = None,
+    end_time: object = None,
+    start_time_ms: object = None,
+    end_time_ms: object = None,
+    time_zone_code: object = None,
+    limit: object = 10,
+) -> dict[str, Any]:
+    """Check GET /v2.0/calendar/meetings/available arguments; return the query parameters.
+
+    Raises:
+        ValidationError: a missing bound, end not after start, a range over 90 days, or
+            ``limit`` < 1.
+    """
+    params: dict[str, Any] = {
+        "startTime": None if start_time is None else wire_time("start_time", start_time),
+        "endTime": None if end_time is None else wire_time("end_time", end_time),
+        "startTimeMs": None if start_time_ms is None else _ms("start_time_ms", start_time_ms),
+        "endTimeMs": None if end_time_ms is None else _ms("end_time_ms", end_time_ms),
+        "timeZoneCode": None if time_zone_code is None else check_time_zone("time_zone_code", time_zone_code),
+        "limit": check_int_range("limit", limit, 1),
+    }
+    start = _resolved(params["startTime"], params["startTimeMs"])
+    end = _resolved(params["endTime"], params["endTimeMs"])
+    if start is None:
+        raise ValidationError("start_time", None, "start_time or start_time_ms (required)")
+    if end is None:
+        raise ValidationError("end_time", None, "end_time or end_time_ms (required)")
+    if end <= start:
+        raise ValidationError("end_time", params["endTime"] or params["endTimeMs"], "a time after the start")
+    if end - start > MAX_MEETING_RANGE:
+        raise ValidationError("end_time", params["endTime"] or params["endTimeMs"], "at most 90 days after the start")
+    return params
+
+
+@attrs.frozen(kw_only=True)
 class Calendar:
-    """Lofty Calendar V2 (tasks and appointments). Reach it as ``client.calendar``."""
+    """Lofty Calendar V2 (tasks and appointments). Reach it as ``client.calendar``.
 
-    def __init__(
-        self, http: HTTPSession, converter: cattrs.Converter, *, ledger: CreateLedger, reconcile: ReconcileSettings
-    ) -> None:
-        self._http = http
-        self._converter = converter
-        self._ledger = ledger
-        self._reconcile = reconcile
+    Attributes:
+        session: Sends the requests (the client's session, or a view from
+            ``client.with_options``).
+        converter: The client's cattrs converter (wire <-> models).
+        ledger: Records already created (exactly-once creates, ``dedupe_key``).
+        reconcile: Reconciliation settings for ambiguous creates.
+    """
+
+    session: Transport
+    converter: cattrs.Converter
+    ledger: CreateLedger
+    reconcile: ReconcileSettings
 
     async def create(
         self,
@@ -251,6 +495,7 @@ class Calendar:
         assigned_role: str | None = None,
         address: str | None = None,
         dedupe_key: str | None = None,
+        allow_unknown: bool = False,
     ) -> CalendarCreateResult:
         """Create a task or an appointment on a lead.
 
@@ -269,11 +514,15 @@ class Calendar:
             end_at: End, same forms; wins over ``end_at_ms``.
             start_at_ms: Start, epoch milliseconds (used when ``start_at`` is not given).
             end_at_ms: End, epoch milliseconds (used when ``end_at`` is not given).
-            task_way: ``Call``, ``Email``, ``Text`` or ``Other``; required for TASK, refused for
+            task_way: ``Call``, ``Email``, ``Text`` or ``Other`` (:data:`TASK_WAYS`, the values
+                Lofty's docs call "currently allowed"); required for TASK, refused for
                 APPOINTMENT.
             assigned_role: ``Agent`` or ``Assistant``; TASK only.
             address: Location (Lofty applies it to appointments).
             dedupe_key: Your key; a repeat returns the first result without sending.
+            allow_unknown: Send a ``task_way`` outside :data:`TASK_WAYS` as given (any
+                non-blank string), deliberately, for a value Lofty added after this release.
+                Off by default so a typo is caught before sending.
 
         Raises:
             ValidationError: bad input (nothing sent).
@@ -281,7 +530,7 @@ class Calendar:
             PermissionDeniedError: no access to the lead (``20017``).
             ReconciliationError: the create may have landed and the lookup could not tell.
         """
-        body = build_calendar_create(
+        payload = build_calendar_create(
             type=type,
             content=content,
             lead_id=lead_id,
@@ -293,80 +542,45 @@ class Calendar:
             task_way=task_way,
             assigned_role=assigned_role,
             address=address,
+            allow_unknown=allow_unknown,
         )
         request = Request(
-            method="POST", path="/v2.0/calendar", operation="calendar.create", kind=RequestKind.CREATE, json=body
+            method="POST",
+            path="/v2.0/calendar",
+            operation="calendar.create",
+            kind=RequestKind.CREATE,
+            json=self.converter.unstructure(payload),
         )
-        start = _resolved(body.get("startAt"), body.get("startAtMs"))
-        end = _resolved(body.get("endAt"), body.get("endAtMs"))
-        assert start is not None and end is not None
+        start, end = payload.start, payload.end
 
         async def lookup() -> builtins.list[Candidate[Hashable, CalendarCreateResult]]:
             found: builtins.list[Candidate[Hashable, CalendarCreateResult]] = []
             async for event in self.iter(
-                lead_id=body["leadId"],
+                lead_id=payload.lead_id,
                 start_time=start - timedelta(minutes=1),
                 end_time=end + timedelta(minutes=1),
                 include_finished=True,
             ):
-                if (
-                    (event.type or "").upper() == body["type"].upper()
-                    and event.content == body["content"]
-                    and event.start_at == start
-                    and event.end_at == end
-                ):
+                if matches_calendar_create(event, kind=payload.type, content=payload.content, start=start, end=end):
                     result = CalendarCreateResult(id=event.id, type=event.type, message=None)
                     found.append(Candidate(id=event.id, created_at=None, value=result))
             return found
 
         async def known(calendar_id: Hashable) -> CalendarCreateResult:
-            return CalendarCreateResult(id=str(calendar_id), type=body["type"].upper(), message=None)
+            return CalendarCreateResult(id=str(calendar_id), type=payload.type.upper(), message=None)
 
         return await send_create_once(
-            self._http,
+            cast(HTTPSession, self.session),  # duck-typed: send, emit, url_for
             request,
-            decode=lambda response: structure(
-                self._converter, envelope_key(response, "data"), CalendarCreateResult, response
-            ),
+            decode=lambda response: _created(response, self.converter),
             lookup=lookup,
             id_of=lambda result: result.id,
-            ledger=self._ledger,
-            settings=self._reconcile,
+            ledger=self.ledger,
+            settings=self.reconcile,
             sent_at=datetime.now(UTC),
             dedupe_key=dedupe_key,
             known=known,
         )
-
-    def _list_params(
-        self,
-        *,
-        lead_id: int | None,
-        start_time: datetime | str | None,
-        end_time: datetime | str | None,
-        start_time_ms: int | None,
-        end_time_ms: int | None,
-        time_zone_code: str | None,
-        include_finished: bool | None,
-        page_size: int | None,
-        sort: str | None,
-        desc: bool | None,
-        source_types: Sequence[int] | None,
-    ) -> dict[str, Any]:
-        if start_time is None and end_time is None and start_time_ms is None and end_time_ms is None:
-            raise ValidationError("start_time", None, "a start_time or end_time (Lofty requires at least one)")
-        return {
-            "leadId": None if lead_id is None else check_positive_id("lead_id", lead_id),
-            "startTime": None if start_time is None else wire_time("start_time", start_time),
-            "endTime": None if end_time is None else wire_time("end_time", end_time),
-            "startTimeMs": None if start_time_ms is None else _ms("start_time_ms", start_time_ms),
-            "endTimeMs": None if end_time_ms is None else _ms("end_time_ms", end_time_ms),
-            "timeZoneCode": None if time_zone_code is None else check_time_zone("time_zone_code", time_zone_code),
-            "includeFinished": include_finished,
-            "pageSize": None if page_size is None else check_int_range("page_size", page_size, 1, MAX_PAGE_SIZE),
-            "sort": sort,
-            "desc": desc,
-            "sourceType": None if source_types is None else ",".join(str(int(t)) for t in source_types),
-        }
 
     async def list(
         self,
@@ -405,7 +619,7 @@ class Calendar:
         Raises:
             ValidationError: no range bound, ``page`` < 0, ``page_size`` over 500 (nothing sent).
         """
-        params = self._list_params(
+        params = build_calendar_query(
             lead_id=lead_id,
             start_time=start_time,
             end_time=end_time,
@@ -419,14 +633,14 @@ class Calendar:
             source_types=source_types,
         )
         params["page"] = check_int_range("page", page, 0)
-        response = await self._http.send(
+        response = await self.session.send(
             Request(
                 method="GET", path="/v2.0/calendar", operation="calendar.list", kind=RequestKind.READ, params=params
             )
         )
-        return structure(self._converter, envelope_key(response, "data"), CalendarPage, response)
+        return structure(self.converter, envelope_key(response, "data"), CalendarPage, response)
 
-    async def iter(
+    def iter(
         self,
         *,
         start_time: datetime | str | None = None,
@@ -440,11 +654,26 @@ class Calendar:
         sort: str | None = None,
         desc: bool | None = None,
         source_types: Sequence[int] | None = None,
-    ) -> AsyncIterator[CalendarEvent]:
-        """Every calendar event in the range, page by page (see :meth:`list`).
+        page: int = 0,
+    ) -> CalendarIterator:
+        """Every calendar event in the range, page by page (see :meth:`list`); resumable.
 
         Source: GET /v2.0/calendar (all pages)
+
+        Args:
+            page: Resume from a saved :attr:`CalendarIterator.page` (0-based; 0: from the
+                start). Page numbers shift if events in the range are added or removed
+                meanwhile; idempotent handling covers the repeats.
+            page_size: Events per request, 1 to 500. The other arguments are :meth:`list`'s.
+
+        Returns:
+            A :class:`CalendarIterator` (``async for``); its ``page`` is where to resume.
+
+        Raises:
+            ValidationError: bad ``page`` or ``page_size`` (at the call, nothing sent).
         """
+        start = check_int_range("page", page, 0)
+        check_int_range("page_size", page_size, 1, MAX_PAGE_SIZE)
 
         async def fetch(number: int) -> tuple[builtins.list[CalendarEvent], bool]:
             page = await self.list(
@@ -463,8 +692,7 @@ class Calendar:
             )
             return page.items, (number + 1) * page_size < page.total
 
-        async for event in iter_pages(fetch, first_page=0):
-            yield event
+        return CalendarIterator(page_number_fetch(fetch), start)
 
     async def update(
         self,
@@ -506,34 +734,20 @@ class Calendar:
             BadRequestError: unknown ID or a past time (Lofty answers 400 ``20012``, not 404).
         """
         calendar_id = check_calendar_id(calendar_id)
-        body: dict[str, Any] = {}
-        if content is not None:
-            body["content"] = check_text("content", content)
-        if start_at is not None:
-            body["startAt"] = wire_time("start_at", start_at)
-        if end_at is not None:
-            body["endAt"] = wire_time("end_at", end_at)
-        if start_at_ms is not None:
-            body["startAtMs"] = _ms("start_at_ms", start_at_ms)
-        if end_at_ms is not None:
-            body["endAtMs"] = _ms("end_at_ms", end_at_ms)
-        if time_zone_code is not None:
-            body["timeZoneCode"] = check_time_zone("time_zone_code", time_zone_code)
-        if reminder_type is not None:
-            body["reminderType"] = check_text("reminder_type", reminder_type)
-        if reminder_time is not None:
-            body["reminderTime"] = check_text("reminder_time", reminder_time)
-        if lead_id is not None:
-            body["leadId"] = check_positive_id("lead_id", lead_id)
-        if address is not None:
-            body["address"] = check_text("address", address)
-        if not body:
-            raise ValidationError("update", {}, "at least one field to change")
-        start = _resolved(body.get("startAt"), body.get("startAtMs"))
-        end = _resolved(body.get("endAt"), body.get("endAtMs"))
-        if start is not None and end is not None and end < start:
-            raise ValidationError("end_at", body.get("endAt", body.get("endAtMs")), "a time at or after the start")
-        response = await self._http.send(
+        update = build_calendar_update(
+            content=content,
+            start_at=start_at,
+            end_at=end_at,
+            start_at_ms=start_at_ms,
+            end_at_ms=end_at_ms,
+            time_zone_code=time_zone_code,
+            reminder_type=reminder_type,
+            reminder_time=reminder_time,
+            lead_id=lead_id,
+            address=address,
+        )
+        body = self.converter.unstructure(update)
+        response = await self.session.send(
             Request(
                 method="PUT",
                 path=f"/v2.0/calendar/{calendar_id}",
@@ -573,7 +787,7 @@ class Calendar:
 
     async def _action(self, calendar_id: str, method: str, suffix: str, operation: str) -> str:
         calendar_id = check_calendar_id(calendar_id)
-        response = await self._http.send(
+        response = await self.session.send(
             Request(
                 method=method,
                 path=f"/v2.0/calendar/{calendar_id}{suffix}",
@@ -609,27 +823,15 @@ class Calendar:
             ValidationError: a missing bound, end not after start, range over 90 days, or
                 ``limit`` < 1 (nothing sent).
         """
-        params: dict[str, Any] = {
-            "startTime": None if start_time is None else wire_time("start_time", start_time),
-            "endTime": None if end_time is None else wire_time("end_time", end_time),
-            "startTimeMs": None if start_time_ms is None else _ms("start_time_ms", start_time_ms),
-            "endTimeMs": None if end_time_ms is None else _ms("end_time_ms", end_time_ms),
-            "timeZoneCode": None if time_zone_code is None else check_time_zone("time_zone_code", time_zone_code),
-            "limit": check_int_range("limit", limit, 1),
-        }
-        start = _resolved(params["startTime"], params["startTimeMs"])
-        end = _resolved(params["endTime"], params["endTimeMs"])
-        if start is None:
-            raise ValidationError("start_time", None, "start_time or start_time_ms (required)")
-        if end is None:
-            raise ValidationError("end_time", None, "end_time or end_time_ms (required)")
-        if end <= start:
-            raise ValidationError("end_time", params["endTime"] or params["endTimeMs"], "a time after the start")
-        if end - start > MAX_MEETING_RANGE:
-            raise ValidationError(
-                "end_time", params["endTime"] or params["endTimeMs"], "at most 90 days after the start"
-            )
-        response = await self._http.send(
+        params = build_meeting_query(
+            start_time=start_time,
+            end_time=end_time,
+            start_time_ms=start_time_ms,
+            end_time_ms=end_time_ms,
+            time_zone_code=time_zone_code,
+            limit=limit,
+        )
+        response = await self.session.send(
             Request(
                 method="GET",
                 path="/v2.0/calendar/meetings/available",
@@ -638,4 +840,4 @@ class Calendar:
                 params=params,
             )
         )
-        return structure(self._converter, envelope_key(response, "data"), AvailableMeetings, response)
+        return structure(self.converter, envelope_key(response, "data"), AvailableMeetings, response)

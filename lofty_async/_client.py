@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from types import TracebackType
 from typing import cast
@@ -19,6 +20,7 @@ from crm_core import (
     StaticAuth,
 )
 from crm_core._client import ClientCore, RateLimit
+from crm_core._options import RequestOptions, SessionView, Transport, raw_response_wrapper
 from crm_core._reconcile import ReconcileSettings
 
 from ._calendar import Calendar
@@ -26,12 +28,19 @@ from ._errors import error_class, parse_error
 from ._lead_models import User
 from ._leads import Leads, get_me
 from ._oauth import OAuthAuth
+from ._raw import (
+    CalendarWithRawResponse,
+    LeadsWithRawResponse,
+    TasksWithRawResponse,
+    V1WithRawResponse,
+    WebhooksWithRawResponse,
+)
 from ._tasks import Tasks
-from ._v1 import V1
+from ._v1 import V1, AppointmentsV1, TasksV1
 from ._version import __version__
 from ._webhooks import Webhooks
 
-__all__ = ["DEFAULT_BASE_URL", "LoftyClient"]
+__all__ = ["DEFAULT_BASE_URL", "LoftyClient", "LoftyClientWithRawResponse"]
 
 DEFAULT_BASE_URL = "https://api.lofty.com"
 
@@ -140,22 +149,79 @@ class LoftyClient:
             seed=seed,
             strict_responses=strict_responses,
         )
-        http, converter, ledger, reconcile = (
-            self._core.http,
-            self._core.converter,
-            self._core.ledger,
-            self._core.reconcile,
-        )
-        self.tasks = Tasks(http, converter, ledger=ledger, reconcile=reconcile)
+        self._view = SessionView(self._core.http)
+        self._is_view = False
+        self._bind(self._view)
+
+    def _bind(self, session: Transport) -> None:
+        """(Re)build the resources over ``session`` (the client's view or a ``with_options`` one)."""
+        core = self._core
+        converter, ledger, reconcile = core.converter, core.ledger, core.reconcile
+        self.tasks = Tasks(session=session, converter=converter, ledger=ledger, reconcile=reconcile)
         """V2 tasks and appointments: ``/v2.0/tasks``."""
-        self.calendar = Calendar(http, converter, ledger=ledger, reconcile=reconcile)
+        self.calendar = Calendar(session=session, converter=converter, ledger=ledger, reconcile=reconcile)
         """Calendar V2: ``/v2.0/calendar``."""
-        self.leads = Leads(http, converter, ledger=ledger, reconcile=reconcile)
+        self.leads = Leads(session=session, converter=converter, ledger=ledger, reconcile=reconcile)
         """Leads: ``/v1.0/leads``."""
-        self.webhooks = Webhooks(http, converter, ledger=ledger, reconcile=reconcile)
+        self.webhooks = Webhooks(session=session, converter=converter, ledger=ledger, reconcile=reconcile)
         """Webhook subscriptions: ``/v1.0/webhook``."""
-        self.v1 = V1(http, converter)
+        self.v1 = V1(
+            tasks=TasksV1(session=session, converter=converter, ledger=ledger, reconcile=reconcile),
+            appointments=AppointmentsV1(session=session, converter=core.converter),
+        )
         """Legacy V1 tasks and appointments (prefer ``tasks`` and ``calendar``)."""
+
+    def with_options(
+        self,
+        *,
+        timeout: float | None = None,
+        retry: RetryPolicy | None = None,
+        max_concurrency: int | None = None,
+    ) -> LoftyClient:
+        """A view of this client with other settings, for one call or one part of an app.
+
+        The view shares everything that must be shared: the aiohttp session and its
+        connections, the rate limiter (the server's budget and cooldowns), the client's
+        concurrency limit, the retry budget, the create ledger and the converter. Only how its
+        own calls are made changes. Closing a view does nothing; close the original client.
+
+        Example::
+
+            fast = lofty.with_options(timeout=5, retry=RetryPolicy(max_retries=0))
+            task = await fast.tasks.get(task_id)
+            await lofty.with_options(max_concurrency=2).tasks.create_many(rows)
+
+        Args:
+            timeout: Per-attempt time limit for the view's calls, seconds (> 0).
+            retry: Retry policy for the view's calls.
+            max_concurrency: The most calls of this view in flight at once (>= 1); the
+                client's own ``max_concurrency`` still caps all views together.
+
+        Returns:
+            A :class:`LoftyClient` view; options not given keep this client's (or view's).
+
+        Raises:
+            ValueError: a ``timeout`` <= 0 or a ``max_concurrency`` < 1.
+        """
+        options = RequestOptions(timeout=timeout, retry=retry, max_concurrency=max_concurrency)
+        view = copy.copy(self)
+        view._view = self._view.with_options(options)
+        view._is_view = True
+        view._bind(view._view)
+        return view
+
+    @property
+    def with_raw_response(self) -> LoftyClientWithRawResponse:
+        """This client's resources with every coroutine method returning a :class:`~crm_core.RawResponse`.
+
+        ``raw = await lofty.with_raw_response.tasks.get(task_id)`` sends the one request
+        ``lofty.tasks.get`` sends and returns ``raw.parsed`` (the :class:`Task`),
+        ``raw.status``, ``raw.headers`` (e.g. ``raw.headers["X-RateLimit-Remaining"]``) and
+        ``raw.http_response``. Typed per method; nested resources (``.v1.tasks``) and views
+        (``lofty.with_options(...).with_raw_response``) work the same way. Async iterators
+        are not wrapped.
+        """
+        return LoftyClientWithRawResponse(self)
 
     @property
     def base_url(self) -> str:
@@ -173,14 +239,15 @@ class LoftyClient:
 
         Source: GET /v1.0/me
         """
-        return await get_me(self._core.http, self._core.converter)
+        return await get_me(self._view, self._core.converter)
 
     def __repr__(self) -> str:
         return f"LoftyClient(base_url={self.base_url!r}, auth={self._auth_kind!r})"
 
     async def aclose(self) -> None:
-        """Close the HTTP session if the client created it."""
-        await self._core.aclose()
+        """Close the HTTP session if the client created it (a ``with_options`` view: no-op)."""
+        if not self._is_view:
+            await self._core.aclose()
 
     async def __aenter__(self) -> LoftyClient:
         return self
@@ -189,3 +256,16 @@ class LoftyClient:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.aclose()
+
+
+class LoftyClientWithRawResponse:
+    """:class:`LoftyClient`'s resources, each method returning ``RawResponse[...]``
+    (see :attr:`LoftyClient.with_raw_response`)."""
+
+    def __init__(self, client: LoftyClient) -> None:
+        self.tasks = TasksWithRawResponse(client.tasks)
+        self.calendar = CalendarWithRawResponse(client.calendar)
+        self.leads = LeadsWithRawResponse(client.leads)
+        self.webhooks = WebhooksWithRawResponse(client.webhooks)
+        self.v1 = V1WithRawResponse(client.v1)
+        self.me = raw_response_wrapper(client.me)

@@ -9,15 +9,14 @@ from __future__ import annotations
 import builtins
 from collections.abc import (
     AsyncIterable,
-    AsyncIterator,
     Awaitable,
     Callable,
     Hashable,
     Iterable,
     Mapping,
 )
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import attrs
@@ -32,8 +31,11 @@ from crm_core import (
     ValidationError,
 )
 from crm_core._bulk import CreateOptions, bulk_create
+from crm_core._converter import same_instant_at_precision
 from crm_core._decode import envelope_key, structure
 from crm_core._journal import Journal
+from crm_core._options import Transport
+from crm_core._pagination import CursorIterator, Page
 from crm_core._reconcile import Candidate, CreateLedger, ReconcileSettings, send_create_once
 from crm_core._validation import (
     check_choice,
@@ -45,12 +47,14 @@ from crm_core._validation import (
     wire_time,
 )
 
+from ._ids import record_id
 from ._models import Task
 
 __all__ = [
     "ASSIGNED_ROLES",
     "CREATE_FIELDS",
     "TASK_TYPES",
+    "MyTasksIterator",
     "TaskCreate",
     "TaskUpdate",
     "Tasks",
@@ -199,21 +203,28 @@ def _task_path(task_id: int, suffix: str = "") -> str:
     return f"/v2.0/tasks/{task_id}{suffix}"
 
 
-def _same_instant_or_wall_time(sent: str | None, seen: datetime | None, zone: str | None) -> bool:
-    """Whether a time read back matches the one sent.
+STORED_PRECISION = timedelta(seconds=1)
+"""Lofty stores and reads back task times in whole seconds (``'2026-03-01T23:00:00GMT'``)."""
 
-    Lofty renders times with a ``GMT`` suffix that may be the UTC instant or the wall time in
-    the task's zone (the docs' example is ambiguous), so either reading counts as a match.
+
+def _same_instant_or_wall_time(sent: str | None, seen: datetime | None, zone: str | None) -> bool:
+    """Whether a time read back matches the one sent, at Lofty's stored precision.
+
+    Lofty reads times back in whole seconds with a literal ``GMT`` suffix. Whether it
+    truncates or rounds a fractional second is not documented (lofty_api.md: [GAP]), so both
+    count (:func:`~crm_core._converter.same_instant_at_precision`). The ``GMT`` suffix may mark
+    the UTC instant or the wall time in the task's zone (the docs' example is ambiguous), so
+    either reading counts as a match.
     """
     if sent is None:
         return True
     if seen is None:
         return False
     wanted = to_aware_datetime("time", sent)
-    if seen == wanted:
+    if same_instant_at_precision(wanted, seen, precision=STORED_PRECISION):
         return True
     local = wanted.astimezone(ZoneInfo(zone)) if zone else wanted
-    return seen.replace(tzinfo=None) == local.replace(tzinfo=None)
+    return same_instant_at_precision(local.replace(tzinfo=UTC), seen.replace(tzinfo=UTC), precision=STORED_PRECISION)
 
 
 def matches_create(task: Task, payload: TaskCreate) -> bool:
@@ -227,21 +238,22 @@ def matches_create(task: Task, payload: TaskCreate) -> bool:
     )
 
 
+@attrs.frozen(kw_only=True)
 class Tasks:
-    """Lofty V2 tasks and appointments (``/v2.0/tasks``). Reach it as ``client.tasks``."""
+    """Lofty V2 tasks and appointments (``/v2.0/tasks``). Reach it as ``client.tasks``.
 
-    def __init__(
-        self,
-        http: HTTPSession,
-        converter: cattrs.Converter,
-        *,
-        ledger: CreateLedger,
-        reconcile: ReconcileSettings,
-    ) -> None:
-        self._http = http
-        self._converter = converter
-        self._ledger = ledger
-        self._reconcile = reconcile
+    Attributes:
+        session: Sends the requests (the client's session, or a view from
+            ``client.with_options``).
+        converter: The client's cattrs converter (wire <-> models).
+        ledger: Records already created (exactly-once creates, ``dedupe_key``).
+        reconcile: Reconciliation settings for ambiguous creates.
+    """
+
+    session: Transport
+    converter: cattrs.Converter
+    ledger: CreateLedger
+    reconcile: ReconcileSettings
 
     async def create(
         self,
@@ -322,7 +334,7 @@ class Tasks:
                 before sending.
             sent_at: When it was first sent (aware); default now.
         """
-        request = create_request(payload, self._converter)
+        request = create_request(payload, self.converter)
 
         async def lookup() -> builtins.list[Candidate[Hashable, int]]:
             tasks = await self.list(lead_id=payload.lead_id)
@@ -336,13 +348,13 @@ class Tasks:
             return int(str(task_id))
 
         return await send_create_once(
-            self._http,
+            cast(HTTPSession, self.session),  # duck-typed: send, emit, url_for
             request,
-            decode=lambda response: int(envelope_key(response, "taskId")),
+            decode=lambda response: record_id(response, "taskId"),
             lookup=lookup,
             id_of=lambda task_id: task_id,
-            ledger=ledger or self._ledger,
-            settings=self._reconcile,
+            ledger=ledger or self.ledger,
+            settings=self.reconcile,
             sent_at=sent_at or datetime.now(UTC),
             dedupe_key=dedupe_key,
             known=known,
@@ -360,10 +372,10 @@ class Tasks:
             PermissionDeniedError: no access to its lead (``20017``).
         """
         task_id = check_positive_id("task_id", task_id)
-        response = await self._http.send(
+        response = await self.session.send(
             Request(method="GET", path=_task_path(task_id), operation="tasks.get", kind=RequestKind.READ)
         )
-        return structure(self._converter, envelope_key(response, "task"), Task, response)
+        return structure(self.converter, envelope_key(response, "task"), Task, response)
 
     async def list(self, *, lead_id: int) -> builtins.list[Task]:
         """All tasks and appointments of one lead (the endpoint is not paginated).
@@ -376,7 +388,7 @@ class Tasks:
             PermissionDeniedError: no manage permission on the lead (``20017``).
         """
         lead_id = check_positive_id("lead_id", lead_id)
-        response = await self._http.send(
+        response = await self.session.send(
             Request(
                 method="GET",
                 path="/v2.0/tasks",
@@ -385,7 +397,7 @@ class Tasks:
                 params={"leadId": lead_id},
             )
         )
-        return structure(self._converter, envelope_key(response, "tasks"), builtins.list[Task], response)
+        return structure(self.converter, envelope_key(response, "tasks"), builtins.list[Task], response)
 
     async def update(
         self,
@@ -412,13 +424,13 @@ class Tasks:
         body = build_task_update(
             content=content, start_at=start_at, end_at=end_at, time_zone_code=time_zone_code, address=address
         )
-        response = await self._http.send(
+        response = await self.session.send(
             Request(
                 method="PUT",
                 path=_task_path(task_id),
                 operation="tasks.update",
                 kind=RequestKind.IDEMPOTENT,
-                json=self._converter.unstructure(body),
+                json=self.converter.unstructure(body),
             )
         )
         return message_of(response.data)
@@ -462,39 +474,54 @@ class Tasks:
 
     async def _action(self, task_id: int, method: str, suffix: str, operation: str) -> str:
         task_id = check_positive_id("task_id", task_id)
-        response = await self._http.send(
+        response = await self.session.send(
             Request(method=method, path=_task_path(task_id, suffix), operation=operation, kind=RequestKind.IDEMPOTENT)
         )
         return message_of(response.data)
 
-    async def my_tasks(
+    def my_tasks(
         self,
         *,
         user_id: int | None = None,
         limit: int = 10,
         time_zone_code: str | None = None,
-    ) -> AsyncIterator[Task]:
-        """Every task and appointment assigned to the caller, newest start first.
+        current_id: int = 0,
+    ) -> MyTasksIterator:
+        """Every task and appointment assigned to the caller, newest start first; resumable.
 
         Source: GET /v2.0/tasks/my-tasks, following the ``currentId`` cursor (the last
         returned item's ``id``) until a page comes back short.
+
+        Example::
+
+            tasks = lofty.tasks.my_tasks(limit=100, current_id=saved or 0)
+            async for task in tasks:
+                await handle(task)
+                save(tasks.current_id)   # after each item: resuming repeats at most one page
 
         Args:
             user_id: Another user's ID (default: the authenticated user).
             limit: Page size, 1 to 100.
             time_zone_code: IANA zone the server formats times in.
+            current_id: Resume from a saved :attr:`MyTasksIterator.current_id` (0: from the
+                start).
+
+        Returns:
+            A :class:`MyTasksIterator` (``async for``); its ``current_id`` is where to resume.
 
         Raises:
-            ValidationError: bad ``limit``, ``user_id`` or zone (nothing sent).
+            ValidationError: bad ``limit``, ``user_id``, zone or ``current_id`` (at the call,
+                nothing sent).
         """
         limit = check_int_range("limit", limit, 1, 100)
         if user_id is not None:
             user_id = check_positive_id("user_id", user_id)
         if time_zone_code is not None:
             time_zone_code = check_time_zone("time_zone_code", time_zone_code)
-        current_id = 0
-        while True:
-            response = await self._http.send(
+        start = check_int_range("current_id", current_id, 0)
+
+        async def fetch(cursor: int) -> Page[Task, int]:
+            response = await self.session.send(
                 Request(
                     method="GET",
                     path="/v2.0/tasks/my-tasks",
@@ -502,18 +529,18 @@ class Tasks:
                     kind=RequestKind.READ,
                     params={
                         "userId": user_id,
-                        "currentId": current_id,
+                        "currentId": cursor,
                         "limit": limit,
                         "timeZoneCode": time_zone_code,
                     },
                 )
             )
-            page = structure(self._converter, envelope_key(response, "tasks"), builtins.list[Task], response)
-            for task in page:
-                yield task
-            if len(page) < limit or page[-1].id is None or page[-1].id == current_id:
-                return
-            current_id = page[-1].id
+            page = structure(self.converter, envelope_key(response, "tasks"), builtins.list[Task], response)
+            last = page[-1].id if page else None
+            has_more = len(page) >= limit and last is not None and last != cursor
+            return Page(items=page, cursor=cursor, next_cursor=cursor if last is None else last, has_more=has_more)
+
+        return MyTasksIterator(fetch, start)
 
     async def create_many(
         self,
@@ -567,14 +594,30 @@ class Tasks:
             build=build,
             create=create,
             id_of=lambda task_id: task_id,
-            ledger=ledger or self._ledger,
+            ledger=ledger or self.ledger,
             concurrency=concurrency,
             key=key,
             on_result=on_result,
             time_budget=time_budget,
             journal=journal,
-            clock=self._http.clock,
+            clock=self.session.clock,
         )
+
+
+class MyTasksIterator(CursorIterator[Task, int]):
+    """Tasks from :meth:`Tasks.my_tasks`; ``async for`` over it.
+
+    Attributes:
+        cursor: The ``currentId`` to resume from (see :class:`~crm_core.CursorIterator`).
+        at_page_end: The task just yielded was the last of its page.
+        exhausted: Every page has been read.
+        pages_fetched: Requests made so far.
+    """
+
+    @property
+    def current_id(self) -> int:
+        """Where to resume: pass it back as ``my_tasks(..., current_id=...)``. Same as :attr:`cursor`."""
+        return self.cursor
 
 
 def message_of(data: Any) -> str:

@@ -8,24 +8,39 @@ both into aware datetimes (or ``None``).
 from __future__ import annotations
 
 import builtins
-from datetime import datetime
-from typing import Any
+from collections.abc import Hashable
+from datetime import UTC, datetime, timedelta
+from typing import cast
 
 import attrs
 import cattrs
 
 from crm_core import HTTPSession, Request, RequestKind, ValidationError
+from crm_core._converter import WireModel, same_instant_at_precision
 from crm_core._decode import envelope_key, structure
+from crm_core._options import Transport
+from crm_core._reconcile import Candidate, CreateLedger, ReconcileSettings, send_create_once
 from crm_core._validation import check_choice, check_positive_id, check_text, to_aware_datetime
 
-__all__ = ["V1", "Appointment", "AppointmentsV1", "TaskV1", "TasksV1"]
+from ._ids import record_id
+
+__all__ = [
+    "V1",
+    "Appointment",
+    "AppointmentsV1",
+    "TaskV1",
+    "TaskV1Create",
+    "TaskV1Update",
+    "TasksV1",
+    "matches_v1_create",
+]
 
 V1_TASK_TYPES = ("Other", "Call", "Email", "Text")
 _ROLES = ("Agent", "Assistant")
 
 
 @attrs.frozen(kw_only=True)
-class TaskV1:
+class TaskV1(WireModel):
     """A V1 task (schema ``TaskResponse``). Source: GET /v1.0/tasks, GET /v1.0/tasks/{taskId}.
 
     V2 equivalent: :class:`~lofty_async.Task`.
@@ -64,7 +79,7 @@ class TaskV1:
 
 
 @attrs.frozen(kw_only=True)
-class Appointment:
+class Appointment(WireModel):
     """A V1 appointment (schema ``Appointment``). Source: GET /v1.0/appts.
 
     V2 equivalent: :class:`~lofty_async.CalendarEvent` of type ``APPOINTMENT``.
@@ -91,16 +106,63 @@ class Appointment:
     creator_id: int | None = None
 
 
-def _deadline_ms(value: object) -> int:
-    return round(to_aware_datetime("deadline", value).timestamp() * 1000)
+@attrs.frozen(kw_only=True)
+class TaskV1Create:
+    """A checked ``POST /v1.0/tasks`` body (schema ``TaskRequest``); ``deadline`` goes out as
+    epoch milliseconds."""
+
+    content: str
+    lead_id: int
+    deadline: datetime = attrs.field(metadata={"epoch_ms": True})
+    type: str
+    assigned_role: str
 
 
+@attrs.frozen(kw_only=True)
+class TaskV1Update:
+    """A checked ``PUT /v1.0/tasks/{taskId}`` body; only set fields are sent."""
+
+    content: str | None = None
+    lead_id: int | None = None
+    deadline: datetime | None = attrs.field(default=None, metadata={"epoch_ms": True})
+    type: str | None = None
+    assigned_role: str | None = None
+    finish_flag: bool | None = None
+
+
+STORED_PRECISION = timedelta(seconds=1)
+"""V1 reads deadlines back as ``"yyyy-MM-dd HH:mm:ss"`` UTC: whole seconds."""
+
+
+def matches_v1_create(task: TaskV1, payload: TaskV1Create) -> bool:
+    """Whether ``task`` is the record ``payload`` creates (for reconciliation).
+
+    The deadline compares at whole seconds (truncated or rounded: the docs do not say which).
+    """
+    return (
+        (task.type or "").lower() == payload.type.lower()
+        and task.content == payload.content
+        and task.lead_id in (None, payload.lead_id)
+        and task.deadline is not None
+        and same_instant_at_precision(payload.deadline, task.deadline, precision=STORED_PRECISION)
+    )
+
+
+@attrs.frozen(kw_only=True)
 class TasksV1:
-    """V1 tasks: ``/v1.0/tasks``. Reach it as ``client.v1.tasks``. Prefer ``client.tasks`` (V2)."""
+    """V1 tasks: ``/v1.0/tasks``. Reach it as ``client.v1.tasks``. Prefer ``client.tasks`` (V2).
 
-    def __init__(self, http: HTTPSession, converter: cattrs.Converter) -> None:
-        self._http = http
-        self._converter = converter
+    Attributes:
+        session: Sends the requests (the client's session, or a view from ``with_options``).
+        converter: The client's cattrs converter.
+        ledger: Records already created (exactly-once creates).
+        reconcile: Reconciliation settings.
+    """
+
+    session: Transport
+    converter: cattrs.Converter
+    ledger: CreateLedger
+    reconcile: ReconcileSettings
 
     async def list(self, *, lead_id: int) -> builtins.list[TaskV1]:
         """All V1 tasks of a lead. Source: GET /v1.0/tasks?leadId= (``{"taskList": [...]}``).
@@ -112,7 +174,7 @@ class TasksV1:
             NotFoundError: no such lead.
         """
         lead_id = check_positive_id("lead_id", lead_id)
-        response = await self._http.send(
+        response = await self.session.send(
             Request(
                 method="GET",
                 path="/v1.0/tasks",
@@ -121,18 +183,26 @@ class TasksV1:
                 params={"leadId": lead_id},
             )
         )
-        return structure(self._converter, envelope_key(response, "taskList"), builtins.list[TaskV1], response)
+        return structure(self.converter, envelope_key(response, "taskList"), builtins.list[TaskV1], response)
 
     async def create(
-        self, *, content: str, lead_id: int, deadline: datetime | str, type: str, assigned_role: str
+        self,
+        *,
+        content: str,
+        lead_id: int,
+        deadline: datetime | str,
+        type: str,
+        assigned_role: str,
+        dedupe_key: str | None = None,
     ) -> int:
         """Create a V1 task; return its ``taskId``.
 
         Source: POST /v1.0/tasks  (``deadline`` is sent as epoch milliseconds)
 
-        V2 equivalent: :meth:`lofty_async.Tasks.create`. Not reconciled after an ambiguous
-        failure (use V2 for exactly-once creates): such a failure raises with
-        ``outcome=MAYBE_PROCESSED``.
+        V2 equivalent: :meth:`lofty_async.Tasks.create`. Exactly once: after an ambiguous
+        failure (or a 2xx with an unusable ``taskId``) the lead's V1 tasks are listed and matched
+        on content, type and deadline (at whole seconds, as V1 reads it back) before anything is
+        re-sent.
 
         Args:
             content: Description.
@@ -140,21 +210,51 @@ class TasksV1:
             deadline: An aware ``datetime`` or ISO-8601 string with an offset.
             type: ``Other``, ``Call``, ``Email`` or ``Text``.
             assigned_role: ``Agent`` or ``Assistant``.
+            dedupe_key: Your key; a repeat returns the first ``taskId`` without sending.
 
         Raises:
             ValidationError: a bad field (nothing sent).
+            APIResponseValidationError: a 2xx whose ``taskId`` is unusable and no matching
+                task was found (``outcome=PROCESSED``).
+            ReconciliationError: the create may have landed and the lookup could not tell.
         """
-        body = {
-            "content": check_text("content", content),
-            "leadId": check_positive_id("lead_id", lead_id),
-            "deadline": _deadline_ms(deadline),
-            "type": check_choice("type", type, V1_TASK_TYPES),
-            "assignedRole": check_choice("assigned_role", assigned_role, _ROLES),
-        }
-        response = await self._http.send(
-            Request(method="POST", path="/v1.0/tasks", operation="v1.tasks.create", kind=RequestKind.CREATE, json=body)
+        payload = TaskV1Create(
+            content=check_text("content", content),
+            lead_id=check_positive_id("lead_id", lead_id),
+            deadline=to_aware_datetime("deadline", deadline),
+            type=check_choice("type", type, V1_TASK_TYPES),
+            assigned_role=check_choice("assigned_role", assigned_role, _ROLES),
         )
-        return int(envelope_key(response, "taskId"))
+        request = Request(
+            method="POST",
+            path="/v1.0/tasks",
+            operation="v1.tasks.create",
+            kind=RequestKind.CREATE,
+            json=self.converter.unstructure(payload),
+        )
+
+        async def lookup() -> builtins.list[Candidate[Hashable, int]]:
+            return [
+                Candidate(id=task.id, created_at=task.create_time, value=task.id)
+                for task in await self.list(lead_id=payload.lead_id)
+                if task.id is not None and matches_v1_create(task, payload)
+            ]
+
+        async def known(task_id: Hashable) -> int:
+            return int(str(task_id))
+
+        return await send_create_once(
+            cast(HTTPSession, self.session),  # duck-typed: send, emit, url_for
+            request,
+            decode=lambda response: record_id(response, "taskId"),
+            lookup=lookup,
+            id_of=lambda task_id: task_id,
+            ledger=self.ledger,
+            settings=self.reconcile,
+            sent_at=datetime.now(UTC),
+            dedupe_key=dedupe_key,
+            known=known,
+        )
 
     async def get(self, task_id: int) -> TaskV1:
         """One V1 task. Source: GET /v1.0/tasks/{taskId} (``{"task": {...}}``).
@@ -166,10 +266,10 @@ class TasksV1:
             NotFoundError: no such task, or deleted (``TASK_NOT_EXIST``).
         """
         task_id = check_positive_id("task_id", task_id)
-        response = await self._http.send(
+        response = await self.session.send(
             Request(method="GET", path=f"/v1.0/tasks/{task_id}", operation="v1.tasks.get", kind=RequestKind.READ)
         )
-        return structure(self._converter, envelope_key(response, "task"), TaskV1, response)
+        return structure(self.converter, envelope_key(response, "task"), TaskV1, response)
 
     async def update(
         self,
@@ -204,22 +304,18 @@ class TasksV1:
             NotFoundError: no such task.
         """
         task_id = check_positive_id("task_id", task_id)
-        body: dict[str, Any] = {}
-        if content is not None:
-            body["content"] = check_text("content", content)
-        if lead_id is not None:
-            body["leadId"] = check_positive_id("lead_id", lead_id)
-        if deadline is not None:
-            body["deadline"] = _deadline_ms(deadline)
-        if type is not None:
-            body["type"] = check_choice("type", type, V1_TASK_TYPES)
-        if assigned_role is not None:
-            body["assignedRole"] = check_choice("assigned_role", assigned_role, _ROLES)
-        if finish_flag is not None:
-            body["finishFlag"] = bool(finish_flag)
+        update = TaskV1Update(
+            content=None if content is None else check_text("content", content),
+            lead_id=None if lead_id is None else check_positive_id("lead_id", lead_id),
+            deadline=None if deadline is None else to_aware_datetime("deadline", deadline),
+            type=None if type is None else check_choice("type", type, V1_TASK_TYPES),
+            assigned_role=None if assigned_role is None else check_choice("assigned_role", assigned_role, _ROLES),
+            finish_flag=None if finish_flag is None else bool(finish_flag),
+        )
+        body = self.converter.unstructure(update)
         if not body:
             raise ValidationError("update", {}, "at least one field to change")
-        await self._http.send(
+        await self.session.send(
             Request(
                 method="PUT",
                 path=f"/v1.0/tasks/{task_id}",
@@ -239,19 +335,24 @@ class TasksV1:
             NotFoundError: no such task.
         """
         task_id = check_positive_id("task_id", task_id)
-        await self._http.send(
+        await self.session.send(
             Request(
                 method="DELETE", path=f"/v1.0/tasks/{task_id}", operation="v1.tasks.delete", kind=RequestKind.IDEMPOTENT
             )
         )
 
 
+@attrs.frozen(kw_only=True)
 class AppointmentsV1:
-    """V1 appointments: ``/v1.0/appts``. Reach it as ``client.v1.appointments``."""
+    """V1 appointments: ``/v1.0/appts``. Reach it as ``client.v1.appointments``.
 
-    def __init__(self, http: HTTPSession, converter: cattrs.Converter) -> None:
-        self._http = http
-        self._converter = converter
+    Attributes:
+        session: Sends the requests.
+        converter: The client's cattrs converter.
+    """
+
+    session: Transport
+    converter: cattrs.Converter
 
     async def list(self, *, lead_id: int) -> builtins.list[Appointment]:
         """All appointments of a lead. Source: GET /v1.0/appts?leadId= (a bare JSON array).
@@ -263,7 +364,7 @@ class AppointmentsV1:
             NotFoundError: no such lead.
         """
         lead_id = check_positive_id("lead_id", lead_id)
-        response = await self._http.send(
+        response = await self.session.send(
             Request(
                 method="GET",
                 path="/v1.0/appts",
@@ -272,14 +373,17 @@ class AppointmentsV1:
                 params={"leadId": lead_id},
             )
         )
-        return structure(self._converter, response.data, builtins.list[Appointment], response)
+        return structure(self.converter, response.data, builtins.list[Appointment], response)
 
 
+@attrs.frozen(kw_only=True)
 class V1:
-    """The legacy V1 resources: ``tasks`` and ``appointments``."""
+    """The legacy V1 resources.
 
-    def __init__(self, http: HTTPSession, converter: cattrs.Converter) -> None:
-        self.tasks = TasksV1(http, converter)
-        """``/v1.0/tasks``."""
-        self.appointments = AppointmentsV1(http, converter)
-        """``/v1.0/appts``."""
+    Attributes:
+        tasks: ``/v1.0/tasks``.
+        appointments: ``/v1.0/appts``.
+    """
+
+    tasks: TasksV1
+    appointments: AppointmentsV1

@@ -12,14 +12,16 @@ import builtins
 import json
 from collections.abc import Awaitable, Callable, Hashable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import attrs
 import cattrs
 from aiohttp import web
 
 from crm_core import HTTPSession, Request, RequestKind, ValidationError
+from crm_core._converter import WireModel
 from crm_core._decode import structure
+from crm_core._options import Transport
 from crm_core._reconcile import Candidate, CreateLedger, ReconcileSettings, send_create_once
 from crm_core._validation import check_int_range, check_positive_id, check_text
 
@@ -32,6 +34,7 @@ __all__ = [
     "UpdatedLead",
     "Webhook",
     "WebhookEvent",
+    "WebhookSubscribe",
     "Webhooks",
     "parse_event",
     "webhook_handler",
@@ -55,7 +58,7 @@ WEBHOOK_EVENTS: Mapping[int, str] = {
 
 
 @attrs.frozen(kw_only=True)
-class Webhook:
+class Webhook(WireModel):
     """A subscription (schema ``WebhookResponse``). Source: POST /v1.0/webhook, GET /v1.0/webhooks."""
 
     subscribe_id: int
@@ -68,6 +71,16 @@ class Webhook:
     """Events per batch (1..5000)."""
     permission_mode: int | None = None
     """0 assignment-based (default), 1 ownership-based."""
+
+
+@attrs.frozen(kw_only=True)
+class WebhookSubscribe:
+    """A checked ``POST /v1.0/webhook`` body (schema ``WebhookRequest``)."""
+
+    list_id: int
+    callback_url: str
+    limit: int | None = None
+    permission_mode: int | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -187,16 +200,22 @@ def webhook_handler(
     return handler
 
 
+@attrs.frozen(kw_only=True)
 class Webhooks:
-    """Webhook subscriptions. Reach it as ``client.webhooks``."""
+    """Webhook subscriptions. Reach it as ``client.webhooks``.
 
-    def __init__(
-        self, http: HTTPSession, converter: cattrs.Converter, *, ledger: CreateLedger, reconcile: ReconcileSettings
-    ) -> None:
-        self._http = http
-        self._converter = converter
-        self._ledger = ledger
-        self._reconcile = reconcile
+    Attributes:
+        session: Sends the requests (the client's session, or a view from
+            ``client.with_options``).
+        converter: The client's cattrs converter (wire <-> models).
+        ledger: Records already created (exactly-once creates, ``dedupe_key``).
+        reconcile: Reconciliation settings for ambiguous creates.
+    """
+
+    session: Transport
+    converter: cattrs.Converter
+    ledger: CreateLedger
+    reconcile: ReconcileSettings
 
     async def subscribe(
         self, *, list_id: int, callback_url: str, limit: int | None = None, permission_mode: int | None = None
@@ -220,13 +239,20 @@ class Webhooks:
         url = check_text("callback_url", callback_url)
         if not url.startswith("https://"):
             raise ValidationError("callback_url", callback_url, "an https:// URL (Lofty rejects HTTP)")
-        body: dict[str, Any] = {"listId": list_id, "callbackUrl": url}
-        if limit is not None:
-            body["limit"] = check_int_range("limit", limit, 1, 5000)
-        if permission_mode is not None:
-            body["permissionMode"] = check_int_range("permission_mode", permission_mode, 0, 1)
+        body = WebhookSubscribe(
+            list_id=list_id,
+            callback_url=url,
+            limit=None if limit is None else check_int_range("limit", limit, 1, 5000),
+            permission_mode=None
+            if permission_mode is None
+            else check_int_range("permission_mode", permission_mode, 0, 1),
+        )
         request = Request(
-            method="POST", path="/v1.0/webhook", operation="webhooks.subscribe", kind=RequestKind.CREATE, json=body
+            method="POST",
+            path="/v1.0/webhook",
+            operation="webhooks.subscribe",
+            kind=RequestKind.CREATE,
+            json=self.converter.unstructure(body),
         )
 
         async def lookup() -> builtins.list[Candidate[Hashable, Webhook]]:
@@ -237,22 +263,22 @@ class Webhooks:
             ]
 
         return await send_create_once(
-            self._http,
+            cast(HTTPSession, self.session),  # duck-typed: send, emit, url_for
             request,
-            decode=lambda response: structure(self._converter, response.data, Webhook, response),
+            decode=lambda response: structure(self.converter, response.data, Webhook, response),
             lookup=lookup,
             id_of=lambda hook: hook.subscribe_id,
-            ledger=self._ledger,
-            settings=self._reconcile,
+            ledger=self.ledger,
+            settings=self.reconcile,
             sent_at=datetime.now(UTC),
         )
 
     async def list(self) -> builtins.list[Webhook]:
         """Every subscription of the caller. Source: GET /v1.0/webhooks (a bare array)."""
-        response = await self._http.send(
+        response = await self.session.send(
             Request(method="GET", path="/v1.0/webhooks", operation="webhooks.list", kind=RequestKind.READ)
         )
-        return structure(self._converter, response.data, builtins.list[Webhook], response)
+        return structure(self.converter, response.data, builtins.list[Webhook], response)
 
     async def delete(self, subscribe_id: int) -> None:
         """Remove a subscription. Source: DELETE /v1.0/webhook/{subscribeId}.
@@ -263,7 +289,7 @@ class Webhooks:
             PermissionDeniedError: ``WEBHOOK_DELETE_NO_AUTHORITY`` (another team's subscription).
         """
         subscribe_id = check_positive_id("subscribe_id", subscribe_id)
-        await self._http.send(
+        await self.session.send(
             Request(
                 method="DELETE",
                 path=f"/v1.0/webhook/{subscribe_id}",

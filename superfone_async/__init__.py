@@ -30,7 +30,7 @@ from crm_core import (
 from crm_core._client import RateLimit
 
 from ._client import DEFAULT_BASE_URL, DEFAULT_RATE_LIMIT, SuperfoneClient
-from ._leads import UNSET, Catalog, Leads
+from ._leads import UNSET, Catalog, Leads, LeadUpsert, build_lead_upsert
 from ._models import (
     Address,
     AssigneeUser,
@@ -47,7 +47,8 @@ from ._models import (
     SourceType,
     Task,
 )
-from ._tasks import TASK_TYPES, TaskCreate, Tasks
+from ._paging import PageIterator
+from ._tasks import TASK_TYPES, TaskCreate, Tasks, build_task_create, check_task_type, matches_create
 from ._version import __version__
 
 logging.getLogger("superfone_async").addHandler(logging.NullHandler())
@@ -75,10 +76,12 @@ __all__ = [
     "LeadLabel",
     "LeadStage",
     "LeadStageRef",
+    "LeadUpsert",
     "Leads",
     "NotFoundError",
     "Outcome",
     "Page",
+    "PageIterator",
     "PermissionDeniedError",
     "Phone",
     "Product",
@@ -94,4 +97,8 @@ __all__ = [
     "Tasks",
     "ValidationError",
     "__version__",
+    "build_lead_upsert",
+    "build_task_create",
+    "check_task_type",
+    "matches_create",
 ]

@@ -2,36 +2,27 @@
 
 from __future__ import annotations
 
-import builtins
-import enum
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from typing import Any, Generic, TypeVar
 
+import attrs
 import cattrs
 
-from crm_core import HTTPSession, Request, RequestKind, ValidationError
+from crm_core import Request, RequestKind, ValidationError
 from crm_core._decode import structure
-from crm_core._pagination import iter_pages
+from crm_core._options import Transport
 from crm_core._validation import check_int_range, check_text
 
 from ._models import Address, Lead, Page
+from ._paging import PageIterator
+from ._wire import BODY_CONVERTER, UNSET, request_body
+from ._wire import Unset as _Unset
 
-__all__ = ["UNSET", "Catalog", "Leads", "build_lead_upsert", "check_e164"]
+__all__ = ["UNSET", "Catalog", "LeadUpsert", "Leads", "build_lead_upsert", "check_e164"]
 
 T = TypeVar("T")
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
-
-
-class _Unset(enum.Enum):
-    UNSET = "UNSET"
-
-    def __repr__(self) -> str:
-        return "UNSET"
-
-
-UNSET = _Unset.UNSET
-"""Default of the nullable upsert fields: not sent (``None`` sends ``null``, which clears)."""
 
 
 def check_e164(field: str, value: object) -> str:
@@ -48,6 +39,60 @@ def _strings(field: str, value: object) -> list[str]:
     if not items:
         raise ValidationError(field, value, "a non-empty list of strings")
     return items
+
+
+def _opt_text(field: str, value: object) -> str | None:
+    return None if value is None else check_text(field, value)
+
+
+def _opt_strings(field: str, value: object) -> list[str] | None:
+    return None if value is None else _strings(field, value)
+
+
+@request_body
+@attrs.frozen(kw_only=True)
+class LeadUpsert:
+    """A checked Create or Update Lead request (build it with :func:`build_lead_upsert`).
+
+    Source: POST /enterprise/api/lead
+
+    Fields left at ``None`` (or :data:`UNSET`) are not sent; ``None`` in the three nullable
+    fields (``assignee_user_phone``, ``lead_stage_name``, ``lead_group_name``) is sent as
+    ``null``, which clears them. ``create_if_not_found`` is sent as
+    ``create_customer_if_customer_phone_not_found`` only when true.
+    """
+
+    customer_phone: str
+    create_if_not_found: bool = attrs.field(
+        default=False, metadata={"wire": "create_customer_if_customer_phone_not_found", "omit_default": True}
+    )
+    first_name: str | None = None
+    last_name: str | None = None
+    email: list[str] | None = None
+    website: str | None = None
+    address: Address | None = None
+    city: str | None = None
+    business_name: str | None = None
+    additional_info: str | None = None
+    deal_value: float | None = None
+    source: str | None = None
+    source_type: str | None = None
+    assignee_user_phone: str | _Unset | None = UNSET
+    lead_stage_name: str | _Unset | None = UNSET
+    lead_group_name: str | _Unset | None = UNSET
+    add_labels: list[str] | None = None
+    remove_labels: list[str] | None = None
+    add_products: list[str] | None = None
+    add_phones: list[str] | None = None
+    customer_note: str | None = None
+
+    def body(self) -> dict[str, Any]:
+        """The JSON body through the converter, in the docs' field order.
+
+        ``{"customer_phone": "+918000000001", "lead_stage_name": None, "add_labels": ["Hot"]}``
+        """
+        body: dict[str, Any] = BODY_CONVERTER.unstructure(self)
+        return body
 
 
 def build_lead_upsert(
@@ -73,71 +118,70 @@ def build_lead_upsert(
     add_products: Sequence[str] | None = None,
     add_phones: Sequence[str] | None = None,
     customer_note: str | None = None,
-) -> dict[str, Any]:
-    """Check upsert arguments and build the JSON body (only what is given). Nothing is sent.
+) -> LeadUpsert:
+    """Check upsert arguments (see :meth:`Leads.upsert`); nothing is sent.
+
+    Returns:
+        The checked request; ``.body()`` is the JSON body with only what was given.
 
     Raises:
         ValidationError: a bad field, or ``add_labels`` together with ``remove_labels``.
     """
-    body: dict[str, Any] = {"customer_phone": check_e164("customer_phone", customer_phone)}
-    if create_if_not_found:
-        body["create_customer_if_customer_phone_not_found"] = True
+    phone = check_e164("customer_phone", customer_phone)
     if add_labels is not None and remove_labels is not None:
         raise ValidationError("remove_labels", list(remove_labels), "not together with add_labels (send two upserts)")
-    for name, text in (
-        ("first_name", first_name),
-        ("last_name", last_name),
-        ("website", website),
-        ("city", city),
-        ("business_name", business_name),
-        ("additional_info", additional_info),
-        ("source", source),
-        ("source_type", source_type),
-        ("customer_note", customer_note),
+    if address is not None and not isinstance(address, Address):
+        raise ValidationError("address", address, "an Address(text=..., ...)")
+    if deal_value is not None and (
+        isinstance(deal_value, bool) or not isinstance(deal_value, int | float) or deal_value < 0
     ):
-        if text is not None:
-            body[name] = check_text(name, text)
-    if email is not None:
-        body["email"] = _strings("email", email)
-    if address is not None:
-        if not isinstance(address, Address):
-            raise ValidationError("address", address, "an Address(text=..., ...)")
-        body["address"] = {
-            k: v
-            for k, v in {
-                "text": address.text,
-                "additional": address.additional,
-                "initials": address.initials,
-                "latitude": address.latitude,
-                "longitude": address.longitude,
-            }.items()
-            if v is not None
-        }
-    if deal_value is not None:
-        if isinstance(deal_value, bool) or not isinstance(deal_value, int | float) or deal_value < 0:
-            raise ValidationError("deal_value", deal_value, "a number >= 0")
-        body["deal_value"] = deal_value
-    if assignee_user_phone is not UNSET:
-        body["assignee_user_phone"] = (
-            None if assignee_user_phone is None else check_e164("assignee_user_phone", assignee_user_phone)
-        )
+        raise ValidationError("deal_value", deal_value, "a number >= 0")
+    if not isinstance(create_if_not_found, bool):
+        raise ValidationError("create_if_not_found", create_if_not_found, "True or False")
+    assignee: str | _Unset | None = assignee_user_phone
+    if assignee_user_phone is not UNSET and assignee_user_phone is not None:
+        assignee = check_e164("assignee_user_phone", assignee_user_phone)
+    nullable: dict[str, str | _Unset | None] = {}
     for name, value in (("lead_stage_name", lead_stage_name), ("lead_group_name", lead_group_name)):
-        if value is not UNSET:
-            body[name] = None if value is None else check_text(name, value)
-    for name, items in (("add_labels", add_labels), ("remove_labels", remove_labels), ("add_products", add_products)):
-        if items is not None:
-            body[name] = _strings(name, items)
-    if add_phones is not None:
-        body["add_phones"] = [check_e164("add_phones", p) for p in _strings("add_phones", add_phones)]
-    return body
+        nullable[name] = value if value is UNSET or value is None else check_text(name, value)
+    return LeadUpsert(
+        customer_phone=phone,
+        create_if_not_found=create_if_not_found,
+        first_name=_opt_text("first_name", first_name),
+        last_name=_opt_text("last_name", last_name),
+        email=_opt_strings("email", email),
+        website=_opt_text("website", website),
+        address=address,
+        city=_opt_text("city", city),
+        business_name=_opt_text("business_name", business_name),
+        additional_info=_opt_text("additional_info", additional_info),
+        deal_value=deal_value,
+        source=_opt_text("source", source),
+        source_type=_opt_text("source_type", source_type),
+        assignee_user_phone=assignee,
+        lead_stage_name=nullable["lead_stage_name"],
+        lead_group_name=nullable["lead_group_name"],
+        add_labels=_opt_strings("add_labels", add_labels),
+        remove_labels=_opt_strings("remove_labels", remove_labels),
+        add_products=_opt_strings("add_products", add_products),
+        add_phones=None
+        if add_phones is None
+        else [check_e164("add_phones", p) for p in _strings("add_phones", add_phones)],
+        customer_note=_opt_text("customer_note", customer_note),
+    )
 
 
+@attrs.frozen(kw_only=True)
 class Leads:
-    """Superfone leads. Reach it as ``client.leads``."""
+    """Superfone leads. Reach it as ``client.leads``.
 
-    def __init__(self, http: HTTPSession, converter: cattrs.Converter) -> None:
-        self._http = http
-        self._converter = converter
+    Attributes:
+        session: Sends the requests (the client's session, or a view from ``client.with_options``).
+        converter: Decodes responses into models.
+    """
+
+    session: Transport
+    converter: cattrs.Converter = attrs.field(repr=False)
 
     async def upsert(
         self,
@@ -202,7 +246,7 @@ class Leads:
             BadRequestError: ``"Customer not found"`` (and ``create_if_not_found`` false),
                 ``"Multiple lead groups found with this name"``, unknown titles.
         """
-        body = build_lead_upsert(
+        checked = build_lead_upsert(
             customer_phone=customer_phone,
             create_if_not_found=create_if_not_found,
             first_name=first_name,
@@ -226,10 +270,12 @@ class Leads:
             customer_note=customer_note,
         )
         kind = RequestKind.CREATE if customer_note is not None else RequestKind.IDEMPOTENT
-        response = await self._http.send(
-            Request(method="POST", path="/enterprise/api/lead", operation="leads.upsert", kind=kind, json=body)
+        response = await self.session.send(
+            Request(
+                method="POST", path="/enterprise/api/lead", operation="leads.upsert", kind=kind, json=checked.body()
+            )
         )
-        return structure(self._converter, response.data, Lead, response)
+        return structure(self.converter, response.data, Lead, response)
 
     async def get(self, *, phone: str) -> Lead:
         """The lead with this phone (primary or secondary).
@@ -241,7 +287,7 @@ class Leads:
             NotFoundError: no lead has this phone.
         """
         phone = check_e164("phone", phone)
-        response = await self._http.send(
+        response = await self.session.send(
             Request(
                 method="GET",
                 path="/enterprise/api/lead",
@@ -250,26 +296,26 @@ class Leads:
                 params={"phone": phone},
             )
         )
-        return structure(self._converter, response.data, Lead, response)
+        return structure(self.converter, response.data, Lead, response)
 
 
+@attrs.frozen(kw_only=True)
 class Catalog(Generic[T]):
     """A read-only catalog (source types, labels, stages, groups, products).
 
-    Args:
-        http: The session.
-        converter: The converter.
+    Attributes:
+        session: Sends the requests (the client's session, or a view from ``client.with_options``).
+        converter: Decodes responses into models.
         path: Endpoint path (``/enterprise/api/label``).
         model: Row model.
         name: Short name for logs (``"labels"``).
     """
 
-    def __init__(self, http: HTTPSession, converter: cattrs.Converter, *, path: str, model: type[T], name: str) -> None:
-        self._http = http
-        self._converter = converter
-        self._path = path
-        self._model = model
-        self._name = name
+    session: Transport
+    converter: cattrs.Converter = attrs.field(repr=False)
+    path: str
+    model: type[T]
+    name: str
 
     async def list(self, *, text: str | None = None, page: int = 1, page_size: int = 50) -> Page[T]:
         """One page of rows, optionally filtered by a case-insensitive substring of ``title``.
@@ -286,23 +332,37 @@ class Catalog(Generic[T]):
         """
         page = check_int_range("page", page, 1)
         page_size = check_int_range("page_size", page_size, 1)
-        response = await self._http.send(
+        response = await self.session.send(
             Request(
                 method="GET",
-                path=self._path,
-                operation=f"{self._name}.list",
+                path=self.path,
+                operation=f"{self.name}.list",
                 kind=RequestKind.READ,
                 params={"text": text, "page": page, "page_size": page_size},
             )
         )
-        return structure(self._converter, response.data, Page[self._model], response)  # type: ignore[name-defined]
+        return structure(self.converter, response.data, Page[self.model], response)  # type: ignore[name-defined]
 
-    async def iter(self, *, text: str | None = None, page_size: int = 50) -> AsyncIterator[T]:
-        """Every row, fetching pages as needed. Source: GET {path} (all pages)."""
+    def iter(self, *, text: str | None = None, page_size: int = 50, start_page: int = 1) -> PageIterator[T]:
+        """Every row, one page request at a time; resumable.
 
-        async def fetch(number: int) -> tuple[builtins.list[T], bool]:
-            page = await self.list(text=text, page=number, page_size=page_size)
-            return page.rows, page.current_page < page.total_pages
+        Source: GET {path}?text=&page=&page_size= (page after page)
 
-        async for row in iter_pages(fetch):
-            yield row
+        The returned :class:`PageIterator` yields rows (``async for row in it``) or whole pages
+        (``it.pages()``); ``it.resume_page`` after each page is the ``start_page`` that resumes
+        without missing a row (``None`` when done).
+
+        Args:
+            text: Substring of the title to match.
+            page_size: Rows per page (>= 1).
+            start_page: The page to start from (1-based), e.g. a saved ``resume_page``.
+
+        Raises:
+            ValidationError: ``page_size`` or ``start_page`` < 1 (nothing sent).
+        """
+        page_size = check_int_range("page_size", page_size, 1)
+
+        async def fetch(number: int) -> Page[T]:
+            return await self.list(text=text, page=number, page_size=page_size)
+
+        return PageIterator(fetch=fetch, start_page=start_page)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Hashable, Iterable, Mapping
+import re
+from collections.abc import AsyncIterable, Awaitable, Callable, Hashable, Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import attrs
 import cattrs
@@ -14,28 +15,53 @@ from crm_core import BulkSummary, HTTPSession, Request, RequestKind, RowResult, 
 from crm_core._bulk import CreateOptions, bulk_create
 from crm_core._decode import structure
 from crm_core._journal import Journal
-from crm_core._pagination import iter_pages
+from crm_core._options import Transport
 from crm_core._reconcile import Candidate, CreateLedger, ReconcileSettings, send_create_once
-from crm_core._validation import check_choice, check_int_range, check_positive_id, check_text, to_aware_datetime
+from crm_core._validation import check_int_range, check_positive_id, check_text, to_aware_datetime
 
 from ._models import Page, Task
+from ._paging import PageIterator
+from ._wire import BODY_CONVERTER, request_body, same_millisecond, utc_z
 
-__all__ = ["CREATE_FIELDS", "TASK_TYPES", "TaskCreate", "Tasks", "build_task_create", "utc_z"]
+__all__ = [
+    "CREATE_FIELDS",
+    "TASK_TYPES",
+    "TaskCreate",
+    "Tasks",
+    "build_task_create",
+    "check_task_type",
+    "matches_create",
+    "utc_z",
+]
 
 TASK_TYPES = ("FOLLOW_UP_CALL", "FIRST_CALL", "CALLBACK_REQUEST", "SITE_VISIT", "REMINDER", "BOOKING")
-"""Values of ``type`` on create."""
+"""The values of ``type`` the docs call currently allowed on create. A type added on the server
+later can be sent with ``allow_unknown=True`` (the server then decides)."""
 CREATE_FIELDS = ("lead_id", "type", "due_date", "notify_at", "customer_note")
 """The arguments of :meth:`Tasks.create` (``lead_id`` is the path parameter)."""
 MAX_PAGE_SIZE = 20
 
 
-def utc_z(value: datetime) -> str:
-    """An aware datetime as Superfone writes times: UTC with ``Z`` (``2026-05-20T15:00:00Z``)."""
-    moment = value.astimezone(UTC)
-    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
-    if moment.microsecond:
-        text += f".{moment.microsecond // 1000:03d}"
-    return text + "Z"
+_TYPE_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
+
+
+def check_task_type(value: object, *, allow_unknown: bool = False) -> str:
+    """A task ``type``: one of :data:`TASK_TYPES`, or (``allow_unknown``) any ``UPPER_SNAKE`` name.
+
+    Raises:
+        ValidationError: ``type`` is missing, not a string, or unknown without ``allow_unknown``.
+    """
+    if allow_unknown and isinstance(value, str) and _TYPE_NAME.match(value):
+        return value
+    if isinstance(value, str) and value in TASK_TYPES:
+        return value
+    if allow_unknown:
+        raise ValidationError("type", value, "an upper-case type name such as 'FOLLOW_UP_CALL'")
+    raise ValidationError(
+        "type",
+        value,
+        "one of " + ", ".join(TASK_TYPES) + " (for a type newer than this SDK, pass allow_unknown=True)",
+    )
 
 
 def _wire(field: str, value: object) -> tuple[str, datetime]:
@@ -43,25 +69,34 @@ def _wire(field: str, value: object) -> tuple[str, datetime]:
     return (value.strip() if isinstance(value, str) else utc_z(moment)), moment
 
 
+@request_body
 @attrs.frozen(kw_only=True)
 class TaskCreate:
-    """A checked Create Task body; times are wire strings. ``lead_id`` goes in the path."""
+    """A checked Create Task request (build it with :func:`build_task_create`).
 
-    lead_id: int
+    Source: POST /enterprise/api/lead/{lead_id}/task
+
+    Attributes:
+        lead_id: The lead's internal ID; goes in the path, never in the body.
+        type: The task type (checked against :data:`TASK_TYPES` unless allowed otherwise).
+        due_date: Wire string: as the caller wrote it, or UTC ``...Z`` from a datetime.
+        notify_at: Wire string, or ``None`` (not sent: the server picks its default).
+        customer_note: Timeline note, or ``None`` (not sent).
+    """
+
+    lead_id: int = attrs.field(metadata={"in_path": True})
     type: str
     due_date: str
     notify_at: str | None = None
     customer_note: str | None = None
 
-    def body(self) -> dict[str, str]:
-        """The JSON body, in the seed's key order, without unset fields."""
-        fields = {
-            "type": self.type,
-            "due_date": self.due_date,
-            "notify_at": self.notify_at,
-            "customer_note": self.customer_note,
-        }
-        return {k: v for k, v in fields.items() if v is not None}
+    def body(self) -> dict[str, Any]:
+        """The JSON body through the converter: the seed's key order, without unset fields.
+
+        ``{"type": "FOLLOW_UP_CALL", "due_date": "2026-05-20T15:00:00Z", "customer_note": "..."}``
+        """
+        body: dict[str, Any] = BODY_CONVERTER.unstructure(self)
+        return body
 
 
 def build_task_create(
@@ -72,17 +107,20 @@ def build_task_create(
     notify_at: object = None,
     customer_note: object = None,
     now: float,
+    allow_unknown: bool = False,
 ) -> TaskCreate:
     """Check Create Task arguments; nothing is sent.
 
     Args:
         now: The current time, UTC epoch seconds, for the ``notify_at`` window.
+        allow_unknown: Accept a ``type`` outside :data:`TASK_TYPES` (any upper-case
+            ``WORD_WORD`` name), for values the server added after this release.
 
     Raises:
         ValidationError: the first bad field, with its value and what is allowed.
     """
     checked_lead = check_positive_id("lead_id", lead_id)
-    checked_type = check_choice("type", type, TASK_TYPES)
+    checked_type = check_task_type(type, allow_unknown=allow_unknown)
     if due_date is None:
         raise ValidationError("due_date", None, "an ISO-8601 time with an offset (required)")
     due_wire, due = _wire("due_date", due_date)
@@ -100,20 +138,45 @@ def build_task_create(
     )
 
 
+def matches_create(payload: TaskCreate, task: Task) -> bool:
+    """Whether a listed task is the stored form of ``payload`` (reconciliation's matcher).
+
+    Compared at the precision Superfone stores: ``type`` exactly, ``due_date`` (and ``notify_at``
+    when it was sent) as the same instant to the millisecond in UTC, so a create sent with
+    microseconds or any offset matches its read-back (``"...T15:00:00.123Z"``). The note is
+    not returned by the API, so it cannot be matched.
+    """
+    if task.type != payload.type:
+        return False
+    if not same_millisecond(to_aware_datetime("due_date", payload.due_date), task.due_date):
+        return False
+    if payload.notify_at is not None:
+        if task.notify_at is None:
+            return False
+        return same_millisecond(to_aware_datetime("notify_at", payload.notify_at), task.notify_at)
+    return True
+
+
 def _task_path(lead_id: int, suffix: str = "") -> str:
     return f"/enterprise/api/lead/{lead_id}/task{suffix}"
 
 
+@attrs.frozen(kw_only=True)
 class Tasks:
-    """Superfone tasks on a lead. Reach it as ``client.tasks``."""
+    """Superfone tasks on a lead. Reach it as ``client.tasks``.
 
-    def __init__(
-        self, http: HTTPSession, converter: cattrs.Converter, *, ledger: CreateLedger, reconcile: ReconcileSettings
-    ) -> None:
-        self._http = http
-        self._converter = converter
-        self._ledger = ledger
-        self._reconcile = reconcile
+    Attributes:
+        session: Sends the requests: the client's session (retries, pacing, concurrency), or a
+            view from ``client.with_options``.
+        converter: Decodes responses into models.
+        ledger: Records of what this client created (exactly-once creates).
+        reconcile: How ambiguous creates are settled.
+    """
+
+    session: Transport
+    converter: cattrs.Converter = attrs.field(repr=False)
+    ledger: CreateLedger = attrs.field(repr=False)
+    reconcile: ReconcileSettings = attrs.field(repr=False)
 
     async def create(
         self,
@@ -125,6 +188,7 @@ class Tasks:
         customer_note: str | None = None,
         dedupe_key: str | None = None,
         ledger: CreateLedger | None = None,
+        allow_unknown: bool = False,
     ) -> Task:
         """Create a task on a lead; return it (with ``type_name``).
 
@@ -138,7 +202,8 @@ class Tasks:
         Args:
             lead_id: The lead's internal ``id`` (from :meth:`Leads.get`), not its phone.
             type: ``FOLLOW_UP_CALL``, ``FIRST_CALL``, ``CALLBACK_REQUEST``, ``SITE_VISIT``,
-                ``REMINDER`` or ``BOOKING``.
+                ``REMINDER`` or ``BOOKING`` (the docs' "currently allowed" list,
+                :data:`TASK_TYPES`); another ``UPPER_SNAKE`` name with ``allow_unknown=True``.
             due_date: When it is due: an aware ``datetime`` (sent as UTC ``...Z``) or an ISO-8601
                 string with an offset (sent as given).
             notify_at: When to notify, same forms; must satisfy now < notify_at <= due_date.
@@ -147,9 +212,13 @@ class Tasks:
             customer_note: A note shown on the lead's timeline.
             dedupe_key: Your key for this write; a repeat returns the first task unsent.
             ledger: Records your job already created (default: the client's).
+            allow_unknown: Send a ``type`` this SDK does not know (one the server added
+                later); the server's answer decides (400 ``type "..." is not available for
+                creation`` if it does not know it either).
 
         Raises:
-            ValidationError: bad input, e.g. ``notify_at`` outside the window (nothing sent).
+            ValidationError: bad input, e.g. ``notify_at`` outside the window, or an unknown
+                ``type`` without ``allow_unknown`` (nothing sent).
             BadRequestError: refused by the server (its message is kept word for word).
             NotFoundError: ``"Lead not found"``, or ``"Lead storage is full"`` (a 404 as documented).
             ReconciliationError: the create may have landed and the lookup could not tell.
@@ -160,7 +229,8 @@ class Tasks:
             due_date=due_date,
             notify_at=notify_at,
             customer_note=customer_note,
-            now=self._http.clock.time(),
+            now=self.session.clock.time(),
+            allow_unknown=allow_unknown,
         )
         return await self.create_checked(payload, dedupe_key=dedupe_key, ledger=ledger)
 
@@ -184,16 +254,15 @@ class Tasks:
             kind=RequestKind.CREATE,
             json=payload.body(),
         )
-        sent_at = sent_at or datetime.fromtimestamp(self._http.clock.time(), UTC)
-        due = to_aware_datetime("due_date", payload.due_date)
+        sent_at = sent_at or datetime.fromtimestamp(self.session.clock.time(), UTC)
 
         async def lookup() -> builtins.list[Candidate[Hashable, Task]]:
-            threshold = sent_at.timestamp() - self._reconcile.skew
+            threshold = sent_at.timestamp() - self.reconcile.skew
             found: builtins.list[Candidate[Hashable, Task]] = []
             async for task in self.iter(payload.lead_id):
                 if task.created_at is not None and task.created_at.timestamp() < threshold:
                     break  # newest first: everything further is older than the write
-                if task.type == payload.type and task.due_date == due:
+                if matches_create(payload, task):
                     found.append(Candidate(id=task.id, created_at=task.created_at, value=task))
             return found
 
@@ -204,13 +273,13 @@ class Tasks:
             raise ValidationError("dedupe_key", dedupe_key, "a key whose task still exists")
 
         return await send_create_once(
-            self._http,
+            cast(HTTPSession, self.session),  # duck-typed: send, emit, url_for
             request,
-            decode=lambda response: structure(self._converter, response.data, Task, response),
+            decode=lambda response: structure(self.converter, response.data, Task, response),
             lookup=lookup,
             id_of=lambda task: task.id,
-            ledger=ledger or self._ledger,
-            settings=self._reconcile,
+            ledger=ledger or self.ledger,
+            settings=self.reconcile,
             sent_at=sent_at,
             dedupe_key=dedupe_key,
             known=known,
@@ -232,7 +301,7 @@ class Tasks:
             NotFoundError: ``"Lead not found"``.
         """
         lead_id = check_positive_id("lead_id", lead_id)
-        response = await self._http.send(
+        response = await self.session.send(
             Request(
                 method="POST",
                 path=_task_path(lead_id, "/complete"),
@@ -240,7 +309,7 @@ class Tasks:
                 kind=RequestKind.CREATE,
             )
         )
-        return structure(self._converter, response.data, Task, response)
+        return structure(self.converter, response.data, Task, response)
 
     async def list(self, lead_id: int, *, page: int = 1, page_size: int = MAX_PAGE_SIZE) -> Page[Task]:
         """One page of a lead's tasks, PENDING and COMPLETE, newest created first.
@@ -259,7 +328,7 @@ class Tasks:
         lead_id = check_positive_id("lead_id", lead_id)
         page = check_int_range("page", page, 1)
         page_size = check_int_range("page_size", page_size, 1, MAX_PAGE_SIZE)
-        response = await self._http.send(
+        response = await self.session.send(
             Request(
                 method="GET",
                 path=_task_path(lead_id),
@@ -268,20 +337,33 @@ class Tasks:
                 params={"page": page, "page_size": page_size},
             )
         )
-        return structure(self._converter, response.data, Page[Task], response)
+        return structure(self.converter, response.data, Page[Task], response)
 
-    async def iter(self, lead_id: int, *, page_size: int = MAX_PAGE_SIZE) -> AsyncIterator[Task]:
-        """Every task of a lead, newest first, fetching pages as needed.
+    def iter(self, lead_id: int, *, page_size: int = MAX_PAGE_SIZE, start_page: int = 1) -> PageIterator[Task]:
+        """Every task of a lead, newest first, one page request at a time; resumable.
 
-        Source: GET /enterprise/api/lead/{lead_id}/task (all pages)
+        Source: GET /enterprise/api/lead/{lead_id}/task?page=&page_size= (page after page)
+
+        The returned :class:`PageIterator` yields tasks (``async for task in it``) or whole
+        pages (``async for page in it.pages()``); ``it.resume_page`` after each page is the
+        ``start_page`` that resumes without missing a task (``None`` when done).
+
+        Args:
+            lead_id: The lead's internal ``id``.
+            page_size: Tasks per page, 1 to 20.
+            start_page: The page to start from (1-based), e.g. a saved ``resume_page``.
+
+        Raises:
+            ValidationError: bad ``lead_id``, ``page_size`` or ``start_page`` (nothing sent).
+            NotFoundError: (while iterating) the lead does not exist.
         """
+        lead_id = check_positive_id("lead_id", lead_id)
+        page_size = check_int_range("page_size", page_size, 1, MAX_PAGE_SIZE)
 
-        async def fetch(number: int) -> tuple[builtins.list[Task], bool]:
-            page = await self.list(lead_id, page=number, page_size=page_size)
-            return page.rows, page.current_page < page.total_pages
+        async def fetch(number: int) -> Page[Task]:
+            return await self.list(lead_id, page=number, page_size=page_size)
 
-        async for task in iter_pages(fetch):
-            yield task
+        return PageIterator(fetch=fetch, start_page=start_page)
 
     async def create_many(
         self,
@@ -294,6 +376,7 @@ class Tasks:
         time_budget: float | None = None,
         ledger: CreateLedger | None = None,
         journal: Journal | None = None,
+        allow_unknown: bool = False,
     ) -> BulkSummary:
         """Create many tasks; rows of one lead are created in input order, leads in parallel.
 
@@ -312,6 +395,8 @@ class Tasks:
             time_budget: Seconds after which no new row starts.
             ledger: Records this job already created.
             journal: A :class:`~crm_core.Journal` making the job resumable.
+            allow_unknown: Accept row ``type`` values outside :data:`TASK_TYPES` (see
+                :meth:`create`); otherwise such a row fails alone with a ``ValidationError``.
         """
 
         def build(row: Mapping[str, Any]) -> TaskCreate:
@@ -319,7 +404,7 @@ class Tasks:
             if unknown:
                 raise ValidationError(unknown[0], row[unknown[0]], "one of the fields " + ", ".join(CREATE_FIELDS))
             fields = {name: row.get(name) for name in CREATE_FIELDS}
-            return build_task_create(**fields, now=self._http.clock.time())
+            return build_task_create(**fields, now=self.session.clock.time(), allow_unknown=allow_unknown)
 
         async def create(payload: TaskCreate, options: CreateOptions) -> Task:
             return await self.create_checked(
@@ -339,11 +424,11 @@ class Tasks:
             build=build,
             create=create,
             id_of=lambda task: task.id,
-            ledger=ledger or self._ledger,
+            ledger=ledger or self.ledger,
             concurrency=concurrency,
             key=key or by_lead,
             on_result=on_result,
             time_budget=time_budget,
             journal=journal,
-            clock=self._http.clock,
+            clock=self.session.clock,
         )

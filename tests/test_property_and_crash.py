@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from crm_core import FakeClock, RetryPolicy
-from crm_core.emulator import FaultKind, FaultPlan, FixedWindowRateLimit
+from crm_core.emulator import TRANSPORT_FAULTS, FaultKind, FaultPlan, FixedWindowRateLimit
 from lofty_async import LoftyClient
 from lofty_async.testing import SANDBOX_API_KEY as LOFTY_KEY
 from lofty_async.testing import LoftyEmulator, sandbox_lead_ids
@@ -27,7 +27,7 @@ from superfone_async.testing import SANDBOX_API_KEY as SUPERFONE_KEY
 from superfone_async.testing import SuperfoneEmulator
 from superfone_async.testing import sandbox_lead_ids as superfone_leads
 
-FAULT_KINDS = list(FaultKind)
+FAULT_KINDS = list(TRANSPORT_FAULTS)  # the server faults (late-commit, bad-id, ...) need the client of issue 8
 
 faults = st.lists(
     st.tuples(st.sampled_from(FAULT_KINDS), st.floats(min_value=0.0, max_value=0.08)),

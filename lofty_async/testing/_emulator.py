@@ -13,9 +13,16 @@ What it models (lofty_api.md §1, §2, §4, §5, §13.3):
 * auth: ``token <api key>`` and ``Bearer <access token>``; missing or unknown credentials ->
   401 ``BAD_CREDENTIALS``; an API key sent as ``Bearer`` -> 400 ``200058`` (as observed);
 * rate limits: fixed windows per credential (default 100 per 60 s, Development mode) with
-  ``X-RateLimit-Limit``/``-Remaining``/``-Reset`` on every response and 429
-  ``{"message": "Too Many Requests"}``;
-* faults from a :class:`~crm_core.emulator.FaultPlan`.
+  ``X-RateLimit-Limit``/``-Remaining``/``-Reset`` (UTC epoch seconds) on every response and 429
+  ``{"message": "Too Many Requests"}``, no ``Retry-After`` (lofty_api.md §4);
+* read-back as documented: every V2 task time and lead timestamp as whole-second UTC with a
+  literal ``GMT`` suffix (``'2026-03-01T23:00:00GMT'``, the spec's example form), whatever the
+  request sent; calendar ``*Ms`` fields in epoch ms; V1 times as ``yyyy-MM-dd HH:mm:ss`` UTC;
+* both documented lead bodies: ``tags`` as strings (spec) or ``{"tagName"}`` objects (guide),
+  assignment as ``[{"role", "assignee"}]`` (spec) or ``{"assignees": [{"userId"}]}`` (guide);
+* faults from a :class:`~crm_core.emulator.FaultPlan`, including late commits, reads that miss
+  a new record for a while (``late-visible``, also for lead create), unusable ids in 2xx
+  bodies and the docs' ``X-RateLimit-Reset: 21000``.
 
 Undocumented choices are switches: ``require_content_type`` (reject a DELETE without
 ``Content-Type``), ``retry_after_on_429`` (Lofty documents no ``Retry-After``).
@@ -29,6 +36,8 @@ import os
 import time
 import unicodedata
 import zoneinfo
+from array import array
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -38,13 +47,21 @@ from aiohttp import web
 
 from crm_core.emulator import (
     CORE_KEY,
+    CompactStore,
     EmulatorCore,
     EmulatorError,
     FaultPlan,
     FixedWindowRateLimit,
     StateLog,
     serve,
+    state_sync,
 )
+
+from ._common import error as _error
+from ._common import gmt as _gmt
+from ._common import invalid as _invalid
+from ._common import seconds_of, task_store
+from ._emulator_more import register_all
 
 __all__ = ["SANDBOX_ACCESS_TOKEN", "SANDBOX_API_KEY", "LoftyEmulator", "sandbox_lead_ids"]
 
@@ -67,19 +84,6 @@ _LAST_NAMES = ["Nguyen", "García", "Okafor", "Müller", "Tanaka", "Smith", "Ros
 def sandbox_lead_ids(count: int = 50) -> list[int]:
     """The lead IDs the sandbox knows (deterministic; the example files use them)."""
     return [563_172_647_619_608 + 1_009 * i for i in range(count)]
-
-
-def _error(status: int, code: int | str, message: str) -> EmulatorError:
-    return EmulatorError(status, {"code": code, "message": message})
-
-
-def _invalid(message: str) -> EmulatorError:
-    return _error(400, 20012, f"INVALID_PARAMETER: {message}")
-
-
-def _gmt(moment: datetime) -> str:
-    """Lofty's rendering: UTC with a literal GMT suffix."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SGMT")
 
 
 def _parse_time(field: str, value: object) -> datetime:
@@ -141,9 +145,20 @@ class LoftyEmulator:
         max_webhooks: Subscriptions allowed before ``WEBHOOK_EXCEED_LIMIT``.
         oauth_clients: OAuth ``client_id -> client_secret`` accepted by the token endpoints.
         token_ttl: Lifetime of issued OAuth access tokens, seconds.
+        log_bodies: Keep every logged request's headers (credentials masked) and body in
+            ``core.requests`` (the pytest fixtures switch this on; the sandbox leaves it off).
+        max_logged: How many requests ``core.requests`` keeps.
+        fsync_every: State-log lines between fsyncs (see :class:`~crm_core.emulator.StateLog`:
+            each line reaches the OS before the answer; fsync is batched).
+        fsync_interval: Seconds between state-log fsyncs at most.
 
     Attributes:
-        tasks: Task records by ID, in wire shape (camelCase), as the API would return them.
+        tasks: Task records by ID, in wire shape (camelCase), as the API would return them, plus
+            ``_``-prefixed internals (``_start``/``_end`` epoch seconds). A
+            :class:`~crm_core.emulator.CompactStore`: a mapping whose values are fresh dicts
+            (write changes back with :meth:`put_task`). Times read back in Lofty's documented
+            form, whole-second UTC with a literal ``GMT`` suffix (``'2026-03-01T23:00:00GMT'``),
+            whatever precision and offset the request used.
         leads: Lead records by ID.
         smart_plan_tasks: IDs of tasks that ``finish`` refuses (``TASK_IS_SMARTPLAN``).
         core: The shared middleware (request log, faults, rate limit).
@@ -167,13 +182,17 @@ class LoftyEmulator:
         max_webhooks: int = 20,
         oauth_clients: dict[str, str] | None = None,
         token_ttl: float = 3600.0,
+        log_bodies: bool = False,
+        max_logged: int = 10_000,
+        fsync_every: int = 1000,
+        fsync_interval: float = 1.0,
     ) -> None:
         self.api_keys = set(api_keys)
         self.access_tokens = set(access_tokens)
         self.user_id = user_id
         self.clock = clock
         self.require_content_type = require_content_type
-        self.tasks: dict[int, dict[str, Any]] = {}
+        self.tasks: CompactStore = task_store()
         self.leads: dict[int, dict[str, Any]] = {}
         self.users: dict[int, dict[str, Any]] = {
             user_id: {"firstName": "Sandbox", "lastName": "Agent", "email": "agent@sandbox.lofty.test"},
@@ -191,6 +210,8 @@ class LoftyEmulator:
         self.authorization_codes: dict[str, dict[str, Any]] = {}
         self._lead_ids = itertools.count(651_095_960_136_641, 13)
         self._webhook_ids = itertools.count(1234)
+        self.lead_scrolls: OrderedDict[int, array[int]] = OrderedDict()
+        self._scroll_ids = itertools.count(1)
         self.smart_plan_tasks: set[int] = set()
         self._ids = itertools.count(_FIRST_TASK_ID, 7)
         for lead_id in sandbox_lead_ids() if leads is None else leads:
@@ -205,8 +226,12 @@ class LoftyEmulator:
             faults=faults,
             api_prefix="/v",
             authenticate=self._authenticate,
+            log_bodies=log_bodies,
+            max_logged=max_logged,
         )
-        self._state = None if state_path is None else StateLog(state_path)
+        self._state = (
+            None if state_path is None else StateLog(state_path, fsync_every=fsync_every, fsync_interval=fsync_interval)
+        )
         if self._state is not None:
             self._replay()
 
@@ -253,7 +278,7 @@ class LoftyEmulator:
 
     def tasks_of(self, lead_id: int) -> list[dict[str, Any]]:
         """The lead's task records, oldest first."""
-        return sorted((t for t in self.tasks.values() if t["leadId"] == lead_id), key=lambda t: t["id"])
+        return sorted(self.tasks.select(lead_id), key=lambda t: t["id"])
 
     def _log(self, op: str, record: dict[str, Any]) -> None:
         if self._state is not None:
@@ -336,8 +361,8 @@ class LoftyEmulator:
             "pipelineId": lead["_pipelineId"],
             "leadUserId": lead["leadUserId"],
             "address": address,
-            "_end": end.timestamp(),
-            "_start": start.timestamp() if start is not None else None,
+            "_end": seconds_of(end),
+            "_start": seconds_of(start) if start is not None else None,
         }
 
     def put_task(self, record: dict[str, Any]) -> None:
@@ -371,10 +396,26 @@ class LoftyEmulator:
         app.router.add_delete("/v2.0/tasks/{task_id}", self._delete)
         app.router.add_post("/v2.0/tasks/{task_id}/finish", self._finish)
         app.router.add_post("/v2.0/tasks/{task_id}/unfinish", self._unfinish)
-        from ._emulator_more import register_all
-
         register_all(self, app)
+        if self._state is not None:
+            app.cleanup_ctx.append(state_sync(self._state))
         return app
+
+    def close(self) -> None:
+        """fsync and close the state log (serving does this on shutdown; safe to call twice)."""
+        if self._state is not None:
+            self._state.close()
+
+    def visible(self, record: dict[str, Any]) -> bool:
+        """Whether reads see ``record`` yet (a ``late-visible`` fault hides a new record for a while)."""
+        hidden_until = record.get("_visible_at")
+        return hidden_until is None or hidden_until <= self.clock()
+
+    def hide_if_late(self, record: dict[str, Any], request: web.Request) -> None:
+        """Mark a new record hidden from reads when ``request`` drew a ``late-visible`` fault."""
+        delay = self.core.visible_delay(request)
+        if delay > 0:
+            record["_visible_at"] = self.clock() + delay
 
     @asynccontextmanager
     async def serve(self, *, port: int = 0) -> AsyncIterator[str]:
@@ -432,7 +473,7 @@ class LoftyEmulator:
         if task_id < 1:
             raise _invalid("taskId must be >= 1")
         record = self.tasks.get(task_id)
-        if record is None:
+        if record is None or not self.visible(record):
             raise _error(404, "TASK_NOT_EXIST", f"Task or appointment {task_id} does not exist")
         return record
 
@@ -474,6 +515,7 @@ class LoftyEmulator:
             address=body.get("address"),
         )
         task_id = record["id"]
+        self.hide_if_late(record, request)
         self._put(record)
         return web.json_response({"taskId": task_id})
 
@@ -483,7 +525,8 @@ class LoftyEmulator:
             raise _invalid("leadId is required and must be >= 1")
         if lead_id not in self.leads:
             raise _error(404, 20006, f"LEAD_NOT_EXIST: lead {lead_id} does not exist")
-        return web.json_response({"tasks": [self._render(t) for t in self.tasks_of(lead_id)]})
+        tasks = [self._render(t) for t in self.tasks_of(lead_id) if self.visible(t)]
+        return web.json_response({"tasks": tasks})
 
     async def _get(self, request: web.Request) -> web.Response:
         return web.json_response({"task": self._render(self._task(request))})
@@ -505,10 +548,10 @@ class LoftyEmulator:
             updated["timeZoneCode"] = _check_zone(body["timeZoneCode"])
         if body.get("startAt") is not None:
             start = _parse_time("startAt", body["startAt"])
-            updated["startAt"], updated["_start"] = _gmt(start), start.timestamp()
+            updated["startAt"], updated["_start"] = _gmt(start), seconds_of(start)
         if body.get("endAt") is not None:
             end = _parse_time("endAt", body["endAt"])
-            updated["endAt"], updated["_end"] = _gmt(end), end.timestamp()
+            updated["endAt"], updated["_end"] = _gmt(end), seconds_of(end)
         if updated.get("_start") is not None and updated["_end"] < updated["_start"]:
             raise _invalid("endAt must not be before startAt")
         updated["lastUpdate"] = _gmt(datetime.fromtimestamp(self.clock(), UTC))
@@ -549,7 +592,7 @@ class LoftyEmulator:
         if zone:
             _check_zone(zone)
         mine = sorted(
-            (t for t in self.tasks.values() if t["assignedUserId"] == user_id),
+            (t for t in self.tasks.records() if t["assignedUserId"] == user_id and self.visible(t)),
             key=lambda t: (t.get("_start") or t["_end"], t["id"]),
             reverse=True,
         )

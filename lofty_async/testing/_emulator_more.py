@@ -12,15 +12,18 @@ import hashlib
 import json
 import secrets
 import zoneinfo
+from array import array
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from crm_core.emulator import EmulatorError
-
 from .._leads import LEAD_SORTS
+from ._common import error as _error
+from ._common import gmt as _gmt
+from ._common import invalid as _invalid
+from ._common import seconds_of
 
 if TYPE_CHECKING:
     from ._emulator import LoftyEmulator
@@ -65,18 +68,6 @@ _LEAD_FIELDS = (
     "unsubscription",
 )
 OK_CALENDAR = {"message": "Calendar updated successfully"}
-
-
-def _error(status: int, code: int | str, message: str) -> EmulatorError:
-    return EmulatorError(status, {"code": code, "message": message})
-
-
-def _invalid(message: str) -> EmulatorError:
-    return _error(400, 20012, f"INVALID_PARAMETER: {message}")
-
-
-def _gmt(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SGMT")
 
 
 def _utc_text(moment: datetime) -> str:
@@ -194,7 +185,7 @@ def _by_calendar_id(em: LoftyEmulator, request: web.Request) -> dict[str, Any]:
     if not number.isdigit() or kind not in ("task", "appointment"):
         raise _invalid(f"calendarId must look like '12345-task' or '12345-appointment', got {raw!r}")
     record = em.tasks.get(int(number))
-    if record is None or _calendar_id(record) != raw:
+    if record is None or _calendar_id(record) != raw or not em.visible(record):
         raise _invalid(f"calendar entry {raw} does not exist")
     return record
 
@@ -238,6 +229,7 @@ def _calendar(em: LoftyEmulator, app: web.Application) -> None:
             zone=body["timeZoneCode"],
             address=body.get("address") if kind == "APPOINTMENT" else None,
         )
+        em.hide_if_late(record, request)
         em.put_task(record)
         return web.json_response(
             {"data": {"id": _calendar_id(record), "type": kind, "message": "Calendar created successfully"}}
@@ -259,7 +251,9 @@ def _calendar(em: LoftyEmulator, app: web.Application) -> None:
         include_finished = _query_bool(request, "includeFinished") or False
         desc = _query_bool(request, "desc")
         items = []
-        for record in em.tasks.values():
+        for record in em.tasks.records():
+            if not em.visible(record):
+                continue
             record_end = record["_end"]
             record_start = record.get("_start") or record_end
             if lead_id is not None and record["leadId"] != lead_id:
@@ -289,7 +283,7 @@ def _calendar(em: LoftyEmulator, app: web.Application) -> None:
             if moment is not None:
                 if moment <= now:
                     raise _invalid("startAt and endAt must be later than the current time")
-                updated[key] = moment.timestamp()
+                updated[key] = seconds_of(moment)
                 updated["startAt" if key == "_start" else "endAt"] = _gmt(moment)
         if updated.get("_start") is not None and updated["_end"] < updated["_start"]:
             raise _invalid("endAt must not be before startAt")
@@ -338,7 +332,7 @@ def _calendar(em: LoftyEmulator, app: web.Application) -> None:
         if limit < 1:
             raise _invalid("limit must be >= 1")
         zone = _zone(q.get("timeZoneCode") or "America/Los_Angeles")
-        busy = [((r.get("_start") or r["_end"]), r["_end"]) for r in em.tasks.values() if not r["finishFlag"]]
+        busy = [((r.get("_start") or r["_end"]), r["_end"]) for r in em.tasks.records() if not r["finishFlag"]]
         slots = []
         day = start.astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0)
         while day < end:
@@ -429,13 +423,13 @@ def _v1(em: LoftyEmulator, app: web.Application) -> None:
     def task_of(request: web.Request) -> dict[str, Any]:
         raw = request.match_info["task_id"]
         record = em.tasks.get(int(raw)) if raw.isdigit() else None
-        if record is None or record["type"] == "Appointment":
+        if record is None or record["type"] == "Appointment" or not em.visible(record):
             raise _error(404, "TASK_NOT_EXIST", "Task does not exist or has been deleted")
         return record
 
     async def listing(request: web.Request) -> web.Response:
         lead = lead_of(request)
-        tasks = [_v1_task(r) for r in em.tasks_of(lead["leadId"]) if r["type"] != "Appointment"]
+        tasks = [_v1_task(r) for r in em.tasks_of(lead["leadId"]) if r["type"] != "Appointment" and em.visible(r)]
         return web.json_response({"taskList": tasks})
 
     async def create(request: web.Request) -> web.Response:
@@ -463,6 +457,7 @@ def _v1(em: LoftyEmulator, app: web.Application) -> None:
             zone="America/Los_Angeles",
             address=None,
         )
+        em.hide_if_late(record, request)
         em.put_task(record)
         return web.json_response({"taskId": record["id"]})
 
@@ -495,7 +490,7 @@ def _v1(em: LoftyEmulator, app: web.Application) -> None:
             updated["assignedRole"] = body["assignedRole"]
         if body.get("deadline") is not None:
             end = datetime.fromtimestamp(int(body["deadline"]) / 1000, UTC)
-            updated["_end"], updated["endAt"] = end.timestamp(), _gmt(end)
+            updated["_end"], updated["endAt"] = seconds_of(end), _gmt(end)
         em.put_task(updated)
         return web.Response(status=200)
 
@@ -507,7 +502,7 @@ def _v1(em: LoftyEmulator, app: web.Application) -> None:
         lead = lead_of(request)
         out = []
         for record in em.tasks_of(lead["leadId"]):
-            if record["type"] != "Appointment":
+            if record["type"] != "Appointment" or not em.visible(record):
                 continue
             created = datetime.strptime(record["createTime"], "%Y-%m-%dT%H:%M:%SGMT").replace(tzinfo=UTC)
             updated = datetime.strptime(record["lastUpdate"], "%Y-%m-%dT%H:%M:%SGMT").replace(tzinfo=UTC)
@@ -553,10 +548,19 @@ def render_lead(record: dict[str, Any]) -> dict[str, Any]:
 def _check_lead_body(body: dict[str, Any], *, creating: bool) -> None:
     if creating and not str(body.get("firstName") or "").strip():
         raise _invalid("firstName is required")
-    for field in ("emails", "phones", "segments", "tags", "tagsAdd", "tagsRemove"):
+    for field in ("emails", "phones", "segments", "tagsAdd", "tagsRemove"):
         value = body.get(field)
         if value is not None and (not isinstance(value, list) or not all(isinstance(v, str) for v in value)):
             raise _invalid(f"{field} must be an array of strings")
+    tags = body.get("tags")
+    if tags is not None:
+        # The spec says an array of strings; the lead-management guide (seed 003) sends objects
+        # [{"tagName": "follow-up"}]. Both are accepted.
+        if not isinstance(tags, list) or not all(
+            isinstance(t, str) or (isinstance(t, dict) and isinstance(t.get("tagName"), str)) for t in tags
+        ):
+            raise _invalid('tags must be an array of strings or of objects {"tagName": string}')
+        body["tags"] = [t if isinstance(t, str) else t["tagName"] for t in tags]
     for phone in body.get("phones") or []:
         if len(phone) > 20:
             raise _error(400, 20043, "PARAMETER_TOO_LONG: a phone has more than 20 characters")
@@ -616,6 +620,8 @@ def _apply_lead(em: LoftyEmulator, record: dict[str, Any], body: dict[str, Any])
 def _visible(em: LoftyEmulator, record: dict[str, Any], *, with_trash: bool = False) -> bool:
     if record["_trash"] and not with_trash:
         return False
+    if not em.visible(record):
+        return False
     return bool(em.clock() - record["_created"] >= em.lead_visibility_delay)
 
 
@@ -636,6 +642,7 @@ def _leads(em: LoftyEmulator, app: web.Application) -> None:
         record = em.add_lead(lead_id, first_name=str(body["firstName"]), last_name=body.get("lastName") or "")
         record.update({"emails": [], "phones": [], "leadTypes": [], "source": None})
         _apply_lead(em, record, body)
+        em.hide_if_late(record, request)
         em.put_lead(record)
         return web.json_response({"leadId": lead_id})
 
@@ -656,13 +663,32 @@ def _leads(em: LoftyEmulator, app: web.Application) -> None:
         if sort and sort not in LEAD_SORTS:
             raise _invalid(f"sort {sort!r} is not supported")
         filters = {k: v for k, v in q.items() if k not in ("limit", "offset", "scrollId")}
+        snapshot_id: int | None = None
         if q.get("scrollId"):
             try:
                 cursor = json.loads(base64.urlsafe_b64decode(q["scrollId"].encode()))
                 offset = int(cursor["offset"])
                 filters = cursor["filters"]
-            except (ValueError, KeyError, TypeError):
+                snapshot_id = cursor.get("snapshot")
+            except (ValueError, KeyError, TypeError, AttributeError):
                 raise _invalid("scrollId is not valid") from None
+        metadata: dict[str, Any]
+        if isinstance(snapshot_id, int) and snapshot_id in em.lead_scrolls:
+            snapshot = em.lead_scrolls[snapshot_id]
+            # GAP: scrollId semantics are undocumented; modelled as a snapshot of the matching
+            # lead ids taken on the first page (later pages are cheap, as on a search engine).
+            em.lead_scrolls.move_to_end(snapshot_id)
+            total = len(snapshot)
+            page = [
+                lead
+                for lead in (em.leads.get(i) for i in snapshot[offset : offset + limit])
+                if lead is not None and _visible(em, lead)
+            ]
+            metadata = {"collection": "leads", "limit": limit, "offset": offset, "total": total}
+            if offset + limit < total:
+                cursor = {"offset": offset + limit, "filters": filters, "snapshot": snapshot_id}
+                metadata["scrollId"] = base64.urlsafe_b64encode(json.dumps(cursor).encode()).decode()
+            return web.json_response({em.metadata_key: metadata, "leads": [render_lead(lead) for lead in page]})
         precise = str(filters.get("preciseSearchFlag", "")).lower() == "true"
 
         def matches(lead: dict[str, Any]) -> bool:
@@ -704,9 +730,15 @@ def _leads(em: LoftyEmulator, app: web.Application) -> None:
         descending = str(filters.get("desc", "true")).lower() != "false"
         found.sort(key=lambda lead: (lead["_created"], lead["leadId"]), reverse=descending)
         page = found[offset : offset + limit]
-        metadata: dict[str, Any] = {"collection": "leads", "limit": limit, "offset": offset, "total": len(found)}
+        metadata = {"collection": "leads", "limit": limit, "offset": offset, "total": len(found)}
         if offset + limit < len(found):
             cursor = {"offset": offset + limit, "filters": filters}
+            if len(found) > 1000:  # a long scroll: keep the matching ids for the next pages
+                snapshot_id = next(em._scroll_ids)
+                em.lead_scrolls[snapshot_id] = array("q", (lead["leadId"] for lead in found))
+                while len(em.lead_scrolls) > 16:
+                    em.lead_scrolls.popitem(last=False)
+                cursor["snapshot"] = snapshot_id
             metadata["scrollId"] = base64.urlsafe_b64encode(json.dumps(cursor).encode()).decode()
         return web.json_response({em.metadata_key: metadata, "leads": [render_lead(lead) for lead in page]})
 
@@ -723,15 +755,37 @@ def _leads(em: LoftyEmulator, app: web.Application) -> None:
     async def assign(request: web.Request) -> web.Response:
         record = dict(lead_of(request))
         body = await _json(request)
-        if not isinstance(body, list) or not body:
-            raise _invalid("the body must be a non-empty array of {role, assignee}")
-        for item in body:
-            if not isinstance(item, dict) or item.get("role") not in ("Agent", "Assistant", "Lender"):
-                raise _invalid("role must be Agent, Assistant or Lender")
-            user_id = next((uid for uid, u in em.users.items() if u["email"] == item.get("assignee")), None)
-            if user_id is None:
-                raise _error(400, 20003, f"USER_NOT_EXIST: no team member with account {item.get('assignee')!r}")
-            if item["role"] == "Agent":
+        # Two documented forms: the spec's array of {role, assignee (account email)}, and the
+        # lead-management guide's {"assignees": [{"userId": 10000000514}]} (seed 003; role GAP:
+        # taken as Agent unless given).
+        if isinstance(body, dict) and "assignees" in body:
+            items = body["assignees"]
+            if not isinstance(items, list) or not items:
+                raise _invalid('assignees must be a non-empty array of {"userId": integer}')
+            pairs = []
+            for item in items:
+                user_id = item.get("userId") if isinstance(item, dict) else None
+                if isinstance(user_id, bool) or not isinstance(user_id, int):
+                    raise _invalid(f'assignees[] must be {{"userId": integer}}, got {item!r}')
+                if user_id not in em.users:
+                    raise _error(400, 20003, f"USER_NOT_EXIST: no team member with userId {user_id}")
+                role = item.get("role", "Agent")
+                if role not in ("Agent", "Assistant", "Lender"):
+                    raise _invalid("role must be Agent, Assistant or Lender")
+                pairs.append((role, user_id))
+        elif isinstance(body, list) and body:
+            pairs = []
+            for item in body:
+                if not isinstance(item, dict) or item.get("role") not in ("Agent", "Assistant", "Lender"):
+                    raise _invalid("role must be Agent, Assistant or Lender")
+                found = next((uid for uid, u in em.users.items() if u["email"] == item.get("assignee")), None)
+                if found is None:
+                    raise _error(400, 20003, f"USER_NOT_EXIST: no team member with account {item.get('assignee')!r}")
+                pairs.append((item["role"], found))
+        else:
+            raise _invalid('the body must be a non-empty array of {role, assignee} or {"assignees": [{"userId"}]}')
+        for role, user_id in pairs:
+            if role == "Agent":
                 user = em.users[user_id]
                 record["assignedUserId"] = user_id
                 record["assignedUser"] = f"{user['firstName']} {user['lastName']}"

@@ -16,12 +16,15 @@ from . import LoftyEmulator, LoftySandbox, start_sandbox
 def lofty_emulator_factory() -> Iterator[Callable[..., LoftySandbox]]:
     """Build running sandboxes: ``lofty_emulator_factory(rate_limit=..., faults=...)``.
 
-    Keyword arguments go to :class:`~lofty_async.testing.LoftyEmulator`. Every sandbox is
+    Keyword arguments go to :class:`~lofty_async.testing.LoftyEmulator` (the request log keeps
+    headers and bodies unless ``log_bodies=False`` is passed). Every sandbox is
     stopped at the end of the test.
     """
     servers: list[ThreadedServer] = []
 
     def factory(**kwargs: Any) -> LoftySandbox:
+        kwargs.setdefault("log_bodies", True)  # tests read request bodies and headers
+        kwargs.setdefault("max_logged", 100_000)
         server, sandbox = start_sandbox(LoftyEmulator(**kwargs))
         servers.append(server)
         return sandbox

@@ -14,14 +14,17 @@ What it models (superfone_api.md §2-§6, seed 004):
 * leads: upsert keyed on the primary phone, ``Customer not found``, ``Multiple lead groups found
   with this name``, get by any phone; a lead-storage quota switch (``Lead storage is full``);
 * catalogs with ``text`` filters and pagination;
+* times read back as documented: ISO 8601 UTC with milliseconds (``2026-05-20T15:00:00.000Z``);
 * rate limiting off by default (Superfone documents none), switchable, without headers unless
-  asked; faults from a :class:`~crm_core.emulator.FaultPlan`.
+  asked; faults from a :class:`~crm_core.emulator.FaultPlan` (``late-visible`` hides a new task
+  from the task list).
 
 Messages the docs do not give ([GAP]) are marked ``# GAP`` below; they are plausible guesses.
 """
 
 from __future__ import annotations
 
+import calendar
 import itertools
 import json
 import math
@@ -34,7 +37,17 @@ from typing import Any
 
 from aiohttp import web
 
-from crm_core.emulator import CORE_KEY, EmulatorCore, EmulatorError, FaultPlan, FixedWindowRateLimit, StateLog, serve
+from crm_core.emulator import (
+    CORE_KEY,
+    CompactStore,
+    EmulatorCore,
+    EmulatorError,
+    FaultPlan,
+    FixedWindowRateLimit,
+    StateLog,
+    serve,
+    state_sync,
+)
 
 __all__ = ["SANDBOX_API_KEY", "SuperfoneEmulator", "sandbox_lead_ids", "sandbox_lead_phone"]
 
@@ -62,7 +75,52 @@ def sandbox_lead_phone(lead_id: int) -> str:
 
 
 def _iso(moment: datetime) -> str:
+    """Superfone's read-back form: ISO 8601 UTC with milliseconds, ``2026-05-20T15:00:00.000Z``
+    (superfone_api.md §2; fractions below the millisecond are cut)."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def _iso_to_ms(text: Any) -> int:
+    """Epoch ms of a ``YYYY-MM-DDTHH:MM:SS.mmmZ`` string (ValueError for any other form)."""
+    if not isinstance(text, str) or len(text) != 24 or text[10] != "T" or text[19] != "." or text[23] != "Z":
+        raise ValueError(f"not a Superfone time: {text!r}")
+    parts = (int(text[0:4]), int(text[5:7]), int(text[8:10]), int(text[11:13]), int(text[14:16]), int(text[17:19]))
+    if parts[0] < 1000:
+        raise ValueError(f"not a Superfone time: {text!r}")
+    number = calendar.timegm((*parts, 0, 0, 0)) * 1000 + int(text[20:23])
+    if _ms_to_iso(number) != text:
+        raise ValueError(f"not a Superfone time: {text!r}")
+    return number
+
+
+def _ms_to_iso(number: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(number // 1000)) + f".{number % 1000:03d}Z"
+
+
+_ISO_MS = (_iso_to_ms, _ms_to_iso)
+
+
+def _task_store() -> CompactStore:
+    return CompactStore(
+        [
+            ("id", "int"),
+            ("org_id", "enum"),
+            ("customer_id", "int"),
+            ("title", "enum"),
+            ("type", "enum"),
+            ("due_date", _ISO_MS),
+            ("notify_at", _ISO_MS),
+            ("notify", "enum"),
+            ("task_status", "enum"),
+            ("status", "enum"),
+            ("assignee_user_id", "enum"),
+            ("created_by", "enum"),
+            ("updated_by", "enum"),
+            ("created_at", _ISO_MS),
+            ("updated_at", _ISO_MS),
+        ],
+        index_on="customer_id",
+    )
 
 
 def _parse(value: str) -> datetime | None:
@@ -99,10 +157,17 @@ class SuperfoneEmulator:
         missing_key_message: Message for a request without ``x-api-key``.
         clock: Wall-clock source, UTC epoch seconds.
         state_path: JSON-lines file of every change, replayed on start (survives a crash).
+        log_bodies: Keep every logged request's headers (key masked) and body in
+            ``core.requests`` (the pytest fixtures switch this on; the sandbox leaves it off).
+        max_logged: How many requests ``core.requests`` keeps.
+        fsync_every: State-log lines between fsyncs (each line reaches the OS before the answer).
+        fsync_interval: Seconds between state-log fsyncs at most.
 
     Attributes:
         leads: Lead records by ID (wire shape plus ``_``-prefixed internals).
-        tasks: Task records by ID (wire shape).
+        tasks: Task records by ID (wire shape), in a :class:`~crm_core.emulator.CompactStore`
+            (values are fresh dicts). Times read back as the docs show them: ISO 8601 UTC with
+            milliseconds (``2026-05-20T15:00:00.000Z``), whatever precision the request used.
         core: The shared middleware (request log, faults, rate limit).
     """
 
@@ -118,6 +183,10 @@ class SuperfoneEmulator:
         missing_key_message: str = INVALID_KEY,
         clock: Callable[[], float] = time.time,
         state_path: str | os.PathLike[str] | None = None,
+        log_bodies: bool = False,
+        max_logged: int = 10_000,
+        fsync_every: int = 1000,
+        fsync_interval: float = 1.0,
     ) -> None:
         self.api_keys = set(api_keys)
         self.clock = clock
@@ -125,7 +194,7 @@ class SuperfoneEmulator:
         self.lead_storage_full = lead_storage_full
         self.missing_key_message = missing_key_message
         self.leads: dict[int, dict[str, Any]] = {}
-        self.tasks: dict[int, dict[str, Any]] = {}
+        self.tasks: CompactStore = _task_store()
         self._task_ids = itertools.count(4567)
         self._lead_ids = itertools.count(90_001)
         self.users = {
@@ -235,8 +304,12 @@ class SuperfoneEmulator:
             faults=faults,
             api_prefix="/enterprise/",
             authenticate=self._authenticate,
+            log_bodies=log_bodies,
+            max_logged=max_logged,
         )
-        self._state = None if state_path is None else StateLog(state_path)
+        self._state = (
+            None if state_path is None else StateLog(state_path, fsync_every=fsync_every, fsync_interval=fsync_interval)
+        )
         if self._state is not None:
             self._replay()
 
@@ -294,7 +367,7 @@ class SuperfoneEmulator:
 
     def lead_tasks(self, lead_id: int) -> list[dict[str, Any]]:
         """The lead's task records, oldest first."""
-        return sorted((t for t in self.tasks.values() if t["customer_id"] == lead_id), key=lambda t: t["id"])
+        return sorted(self.tasks.select(lead_id), key=lambda t: t["id"])
 
     def open_tasks(self, lead_id: int) -> list[dict[str, Any]]:
         """The lead's PENDING tasks, oldest first."""
@@ -345,7 +418,19 @@ class SuperfoneEmulator:
             ("product", self.products),
         ):
             app.router.add_get(f"{base}/{path}", self._catalog(rows))
+        if self._state is not None:
+            app.cleanup_ctx.append(state_sync(self._state))
         return app
+
+    def close(self) -> None:
+        """fsync and close the state log (serving does this on shutdown; safe to call twice)."""
+        if self._state is not None:
+            self._state.close()
+
+    def visible(self, record: dict[str, Any]) -> bool:
+        """Whether reads see ``record`` yet (a ``late-visible`` fault hides a new task for a while)."""
+        hidden_until = record.get("_visible_at")
+        return hidden_until is None or hidden_until <= self.clock()
 
     @asynccontextmanager
     async def serve(self, *, port: int = 0) -> AsyncIterator[str]:
@@ -502,7 +587,8 @@ class SuperfoneEmulator:
             self._put_lead(
                 {**lead, "_notes": [*lead["_notes"], {"task_id": record["id"], "note": body["customer_note"]}]}
             )
-        self._put_task(record)
+        delay = self.core.visible_delay(request)
+        self._put_task({**record, "_visible_at": self.clock() + delay} if delay > 0 else record)
         created = dict(record)
         created["type_name"] = None  # only the create response has it; the seed shows null
         ordered = {k: created[k] for k in ("id", "org_id", "customer_id", "title", "type", "type_name")}
@@ -524,13 +610,17 @@ class SuperfoneEmulator:
             "updated_at": stamp,
         }
         self._put_task(closed)
-        return _ok(closed)
+        return _ok(self._row(closed))
 
     async def _list_tasks(self, request: web.Request) -> web.Response:
         lead = self._lead_from_path(request)
         page, size = self._paging(request, default_size=20, max_size=20)
-        rows = list(reversed(self.lead_tasks(lead["id"])))
+        rows = [self._row(t) for t in reversed(self.lead_tasks(lead["id"])) if self.visible(t)]
         return _ok(self._page(rows, page, size))
+
+    @staticmethod
+    def _row(record: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in record.items() if not k.startswith("_")}
 
     # -- leads ----------------------------------------------------------------------------
 

@@ -16,11 +16,14 @@ from . import SuperfoneEmulator, SuperfoneSandbox, start_sandbox
 def superfone_emulator_factory() -> Iterator[Callable[..., SuperfoneSandbox]]:
     """Build running sandboxes: ``superfone_emulator_factory(lead_quota=..., faults=...)``.
 
-    Keyword arguments go to :class:`~superfone_async.testing.SuperfoneEmulator`.
+    Keyword arguments go to :class:`~superfone_async.testing.SuperfoneEmulator` (the request log
+    keeps headers and bodies unless ``log_bodies=False`` is passed).
     """
     servers: list[ThreadedServer] = []
 
     def factory(**kwargs: Any) -> SuperfoneSandbox:
+        kwargs.setdefault("log_bodies", True)  # tests read request bodies and headers
+        kwargs.setdefault("max_logged", 100_000)
         server, sandbox = start_sandbox(SuperfoneEmulator(**kwargs))
         servers.append(server)
         return sandbox

@@ -31,7 +31,7 @@ from crm_core import (
     ServerError,
 )
 from crm_core._journal import Journal
-from crm_core.emulator import FaultKind, FaultPlan, FixedWindowRateLimit
+from crm_core.emulator import TRANSPORT_FAULTS, FaultKind, FaultPlan, FixedWindowRateLimit
 from lofty_async import LoftyClient
 from lofty_async.testing import SANDBOX_API_KEY, LoftyEmulator, sandbox_lead_ids
 
@@ -56,7 +56,7 @@ def client(url: str, **kwargs: Any) -> LoftyClient:
     return LoftyClient(api_key=SANDBOX_API_KEY, base_url=url, timeout=0.4, seed=5, **kwargs)
 
 
-@pytest.mark.parametrize("kind", list(FaultKind), ids=[k.value for k in FaultKind])
+@pytest.mark.parametrize("kind", TRANSPORT_FAULTS, ids=[k.value for k in TRANSPORT_FAULTS])
 async def test_fault_matrix_create(kind: FaultKind) -> None:
     emulator = emulator_with(FaultPlan().add(kind, route="POST /v2.0/tasks", times=1))
     async with emulator.serve() as url, client(url) as lofty:
@@ -69,7 +69,7 @@ async def test_fault_matrix_create(kind: FaultKind) -> None:
         assert posts == 2  # refused or dropped before processing: sent once more
 
 
-@pytest.mark.parametrize("kind", list(FaultKind), ids=[k.value for k in FaultKind])
+@pytest.mark.parametrize("kind", TRANSPORT_FAULTS, ids=[k.value for k in TRANSPORT_FAULTS])
 async def test_fault_matrix_idempotent_write_and_read(kind: FaultKind) -> None:
     emulator = emulator_with(FaultPlan())
     async with emulator.serve() as url, client(url) as lofty:

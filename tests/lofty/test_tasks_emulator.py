@@ -114,7 +114,7 @@ async def test_auth_schemes(lofty_url: str) -> None:
 
 
 async def test_rate_limit_headers_and_429_body() -> None:
-    emulator = LoftyEmulator(rate_limit=FixedWindowRateLimit(limit=3, window=3600))
+    emulator = LoftyEmulator(rate_limit=FixedWindowRateLimit(limit=3, window=3600), log_bodies=True)
     async with (
         emulator.serve() as url,
         LoftyClient(api_key=SANDBOX_API_KEY, base_url=url, retry=RetryPolicy(max_retry_after=5)) as lofty,

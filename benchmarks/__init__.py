@@ -1,0 +1,1 @@
+"""Benchmarks: ``python -m benchmarks [--quick] [--scenario NAME ...]`` (see ``benchmarks/README.md``)."""

@@ -1,0 +1,118 @@
+"""A measured client run in its own process: ``python -m benchmarks._child '<json job>'``.
+
+Imports happen first; only the job itself is timed (``time.process_time`` and
+``time.perf_counter``). The last line of stdout is a JSON report::
+
+    {"cpu": seconds, "wall": seconds, "maxrss_kib": peak RSS of this process, "exit": code, ...}
+
+Jobs (``kind``):
+
+* ``"cli"``: the installed console script (``console``: ``"lofty-async"``), called in-process with
+  ``args`` and ``env`` (what a user types; the SDK's own import machinery, journal on);
+* ``"naive"``: :func:`naive_import`, the ~30-line loop a user would write instead, over ``file``
+  against ``url`` with ``concurrency``; ``retry`` adds a tenacity decorator that retries on
+  429, 5xx and connection errors (as such loops do; it duplicates writes on ambiguous failures).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import json
+import os
+import resource
+import sys
+import time
+from importlib.metadata import entry_points
+from typing import Any
+
+import aiohttp
+import tenacity
+
+
+class Retryable(Exception):
+    """A status the naive loop retries (429, 5xx)."""
+
+
+async def naive_import(path: str, url: str, api_key: str, concurrency: int, retry: bool, time_limit: float) -> int:
+    """POST one Lofty task per CSV row; return how many rows failed for good."""
+    failed = 0
+    headers = {"Authorization": f"token {api_key}"}
+    async with aiohttp.ClientSession(headers=headers, timeout=aiohttp.ClientTimeout(total=time_limit)) as session:
+
+        async def post(body: dict[str, Any]) -> Any:
+            async with session.post(f"{url}/v2.0/tasks", json=body) as response:
+                if response.status == 429 or response.status >= 500:
+                    raise Retryable(response.status)
+                response.raise_for_status()
+                return await response.json()
+
+        if retry:
+            post = tenacity.retry(
+                retry=tenacity.retry_if_exception_type((Retryable, aiohttp.ClientError, TimeoutError, ValueError)),
+                wait=tenacity.wait_random_exponential(multiplier=0.5, max=10),
+                stop=tenacity.stop_after_attempt(10),
+            )(post)
+
+        # A naive loop reads the file in the loop, as its author would.
+        with open(path, encoding="utf-8", newline="") as handle:  # noqa: ASYNC230
+            rows = csv.DictReader(handle)
+
+            async def worker() -> None:
+                nonlocal failed
+                for row in rows:
+                    body = {
+                        "type": row["type"],
+                        "content": row["content"],
+                        "leadId": int(row["lead_id"]),
+                        "assignedRole": row["assigned_role"],
+                        "endAt": row["end_at"],
+                        "timeZoneCode": row["time_zone_code"],
+                    }
+                    try:
+                        await post(body)
+                    except Exception:
+                        failed += 1
+
+            await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return failed
+
+
+def _run_cli(console: str, args: list[str], env: dict[str, str]) -> int:
+    os.environ.update(env)
+    (script,) = entry_points(group="console_scripts", name=console)
+    main = script.load()
+    try:
+        result = main(args, prog_name=console, standalone_mode=False)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    return result if isinstance(result, int) else 0
+
+
+def main() -> None:
+    job: dict[str, Any] = json.loads(sys.argv[1])
+    extra: dict[str, Any] = {}
+    cpu, wall = time.process_time(), time.perf_counter()
+    if job["kind"] == "cli":
+        code = _run_cli(job["console"], job["args"], job.get("env", {}))
+    elif job["kind"] == "naive":
+        failed = asyncio.run(
+            naive_import(
+                job["file"],
+                job["url"],
+                job["api_key"],
+                int(job["concurrency"]),
+                bool(job.get("retry", False)),
+                float(job.get("timeout", 30.0)),
+            )
+        )
+        code, extra["failed"] = (1 if failed else 0), failed
+    else:
+        raise SystemExit(f"unknown job kind {job['kind']!r}")
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"cpu": cpu, "wall": wall, "maxrss_kib": maxrss, "exit": code, **extra}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,233 @@
+"""Per-client-view options and raw responses, shared by both SDK clients.
+
+* :class:`Transport`: what a resource needs to send requests (an :class:`HTTPSession` is one).
+* :class:`SessionView`: a :class:`Transport` over one :class:`HTTPSession` with its own
+  :class:`RequestOptions` (timeout, retry policy, a tighter concurrency cap). Views share the
+  session's aiohttp connection pool, rate limiter, concurrency limiter and retry budget: a view
+  changes how calls are made, never what they share. ``client.with_options(...)`` builds one.
+* :class:`RawResponse` and :func:`raw_response_wrapper`: the status, headers and parsed value
+  of a call, from the same request (modelled on openai-python's ``.with_raw_response``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import functools
+import inspect
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Generic, ParamSpec, Protocol, TypeVar
+
+import attrs
+
+from ._clock import Clock
+from ._events import Event
+from ._retry import RetryPolicy
+from ._session import HTTPSession, Request, Response
+
+__all__ = ["RawResponse", "RequestOptions", "SessionView", "Transport", "raw_response_wrapper"]
+
+T = TypeVar("T")
+R = TypeVar("R")
+P = ParamSpec("P")
+
+_CAPTURE: contextvars.ContextVar[list[Response] | None] = contextvars.ContextVar("crm_core_capture", default=None)
+
+
+class Transport(Protocol):
+    """What a resource sends its requests through: an :class:`HTTPSession` or a :class:`SessionView`."""
+
+    @property
+    def base_url(self) -> str:
+        """API root."""
+        ...
+
+    @property
+    def clock(self) -> Clock:
+        """Time source."""
+        ...
+
+    def url_for(self, request: Request) -> str:
+        """Full URL of ``request`` (no query string)."""
+        ...
+
+    def emit(self, event: Event) -> None:
+        """Pass ``event`` to the hooks."""
+        ...
+
+    async def send(self, request: Request, *, retry: RetryPolicy | None = None) -> Response:
+        """Send with retries; return the 2xx response."""
+        ...
+
+
+@attrs.frozen(kw_only=True)
+class RequestOptions:
+    """Settings a client view overrides; ``None`` keeps the client's own.
+
+    Attributes:
+        timeout: Per-attempt time limit, seconds (> 0).
+        retry: Retry policy for the view's calls (e.g. ``RetryPolicy(max_retries=0)``).
+        max_concurrency: The most calls of this view in flight at once (>= 1). The client's
+            own ``max_concurrency`` still applies to all its views together: a view can only
+            be tighter, never looser. Views made from one another share their cap only when
+            this is not changed.
+    """
+
+    timeout: float | None = None
+    retry: RetryPolicy | None = None
+    max_concurrency: int | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if self.timeout is not None and (isinstance(self.timeout, bool) or not self.timeout > 0):
+            raise ValueError(f"timeout={self.timeout!r} is not valid: expected seconds > 0")
+        if self.max_concurrency is not None and (
+            isinstance(self.max_concurrency, bool)
+            or not isinstance(self.max_concurrency, int)
+            or self.max_concurrency < 1
+        ):
+            raise ValueError(f"max_concurrency={self.max_concurrency!r} is not valid: expected an integer >= 1")
+
+    def merged(self, other: RequestOptions) -> RequestOptions:
+        """These options with every setting ``other`` gives replaced."""
+        return RequestOptions(
+            timeout=self.timeout if other.timeout is None else other.timeout,
+            retry=self.retry if other.retry is None else other.retry,
+            max_concurrency=self.max_concurrency if other.max_concurrency is None else other.max_concurrency,
+        )
+
+
+def _send_takes(name: str) -> bool:
+    return name in inspect.signature(HTTPSession.send).parameters
+
+
+class SessionView:
+    """A :class:`Transport` sending through ``session`` with ``options``.
+
+    Args:
+        session: The client's session (shared, never closed by a view).
+        options: Overrides for this view's calls.
+        gate: The view's own concurrency cap (built from ``options.max_concurrency`` when
+            not given).
+    """
+
+    def __init__(
+        self,
+        session: HTTPSession,
+        options: RequestOptions | None = None,
+        *,
+        gate: asyncio.Semaphore | None = None,
+    ) -> None:
+        self.session = session
+        self.options = options or RequestOptions()
+        if gate is None and self.options.max_concurrency is not None:
+            gate = asyncio.Semaphore(self.options.max_concurrency)
+        self._gate = gate
+
+    def __repr__(self) -> str:
+        return f"SessionView({self.session!r}, {self.options!r})"
+
+    @property
+    def base_url(self) -> str:
+        """API root."""
+        return self.session.base_url
+
+    @property
+    def clock(self) -> Clock:
+        """The session's time source."""
+        return self.session.clock
+
+    def url_for(self, request: Request) -> str:
+        """Full URL of ``request`` (no query string)."""
+        return self.session.url_for(request)
+
+    def emit(self, event: Event) -> None:
+        """Pass ``event`` to the session's hooks."""
+        self.session.emit(event)
+
+    def with_options(self, options: RequestOptions) -> SessionView:
+        """A view of the same session with ``options`` laid over this view's."""
+        merged = self.options.merged(options)
+        same_cap = options.max_concurrency is None
+        return SessionView(self.session, merged, gate=self._gate if same_cap else None)
+
+    async def send(self, request: Request, *, retry: RetryPolicy | None = None) -> Response:
+        """Send ``request`` through the session with this view's options.
+
+        ``retry`` (a call's own policy) wins over the view's. The response is recorded for
+        :func:`with_raw_response` callers.
+
+        Raises:
+            APIError: as :meth:`HTTPSession.send`.
+        """
+        policy = retry or self.options.retry
+        gate = self._gate if self._gate is not None else contextlib.nullcontext()
+        async with gate:
+            response = await self._send(request, policy)
+        captured = _CAPTURE.get()
+        if captured is not None:
+            captured.append(response)
+        return response
+
+    async def _send(self, request: Request, policy: RetryPolicy | None) -> Response:
+        send: Callable[..., Awaitable[Response]] = self.session.send
+        if self.options.timeout is None:
+            return await send(request, retry=policy)
+        if not _send_takes("timeout"):
+            raise NotImplementedError("this HTTPSession does not take a per-call timeout")
+        return await send(request, retry=policy, timeout=self.options.timeout)
+
+
+@attrs.frozen(kw_only=True)
+class RawResponse(Generic[T]):
+    """A call's parsed value with the HTTP response it came from (no second request).
+
+    Attributes:
+        parsed: What the call returns normally (a model, an ID, a message).
+        http_response: The last 2xx response of the call. For a create that was reconciled,
+            that is the look-up's response; every one is in ``responses``.
+        responses: Every 2xx response of the call, in order.
+    """
+
+    parsed: T
+    http_response: Response
+    responses: tuple[Response, ...]
+
+    @property
+    def status(self) -> int:
+        """HTTP status of :attr:`http_response`."""
+        return self.http_response.status
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        """Headers of :attr:`http_response` (case-insensitive), e.g. ``X-RateLimit-Remaining``."""
+        return self.http_response.headers
+
+
+def raw_response_wrapper(method: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[RawResponse[R]]]:
+    """``method`` (a resource's coroutine method), returning a :class:`RawResponse` instead.
+
+    The wrapped call sends exactly what ``method`` sends; the 2xx responses its requests got
+    through a :class:`SessionView` are collected (per call, safe under ``asyncio.gather``) and
+    returned with the parsed value. Typed: ``raw_response_wrapper(tasks.get)`` takes
+    ``tasks.get``'s arguments and returns ``Awaitable[RawResponse[Task]]``.
+
+    Raises:
+        RuntimeError: the call sent nothing through a view (a programming error).
+        APIError: as ``method`` (an :class:`~crm_core.APIStatusError` carries ``status`` and
+            ``headers`` itself).
+    """
+
+    @functools.wraps(method)
+    async def call(*args: P.args, **kwargs: P.kwargs) -> RawResponse[R]:
+        captured: list[Response] = []
+        token = _CAPTURE.set(captured)
+        try:
+            parsed = await method(*args, **kwargs)
+        finally:
+            _CAPTURE.reset(token)
+        if not captured:
+            raise RuntimeError(f"{method.__qualname__} sent no request through a client view")
+        return RawResponse(parsed=parsed, http_response=captured[-1], responses=tuple(captured))
+
+    return call
