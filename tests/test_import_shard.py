@@ -72,3 +72,36 @@ def test_three_shards_import_every_row_exactly_once_in_file_order(
     for lead in {int(r["lead_id"]) for r in rows}:
         wanted = [r["type"] for r in rows if int(r["lead_id"]) == lead]
         assert [t["type"] for t in emulator.lead_tasks(lead)] == wanted
+
+
+def test_shards_share_one_limit_through_redis_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.redis_fixtures import own_server
+
+    redis_server = own_server(password="s3cret-redis-pw")
+    try:
+        source = tmp_path / "superfone_tasks.csv"
+        shutil.copy(EXAMPLES / "superfone_tasks.csv", source)
+        monkeypatch.setenv("SUPERFONE_API_KEY", SANDBOX_API_KEY)
+        monkeypatch.setenv("REDIS_URL", redis_server.url)  # --redis-url's environment variable
+        emulator = SuperfoneEmulator()
+        with ThreadedServer(emulator.app) as server:
+            for index in (1, 2):
+                run = CliRunner().invoke(
+                    main, ["tasks", "import", str(source), "--base-url", server.url, "--shard", f"{index}/2", *FAST]
+                )
+                assert run.exit_code == 0, run.output
+                assert "s3cret-redis-pw" not in run.output
+        assert len(emulator.tasks) == emulator.core.count("POST", "/enterprise/api/lead/*/task") == 320
+        import redis
+
+        client = redis.Redis.from_url(redis_server.url)
+        try:
+            assert client.dbsize() > 0  # the limiter kept its shared state there
+        finally:
+            client.close()
+        bad = CliRunner().invoke(
+            main, ["tasks", "import", str(source), "--sandbox", "--redis-url", "http://:s3cret-redis-pw@x/"]
+        )
+        assert bad.exit_code == 2 and "--redis-url" in bad.output and "s3cret-redis-pw" not in bad.output
+    finally:
+        redis_server.stop()
