@@ -178,6 +178,7 @@ def run_command(spec: CLISpec, s: ImportSettings) -> int:
         max_auth_failures=s.max_auth_failures,
         unreachable_wait=s.unreachable_wait,
         settle=max(1.0, 2 * timeout),  # a late write lands well within two attempt timeouts
+        on_pause=lambda note: click.echo(note, err=True),
     )
 
     async def job() -> int:
