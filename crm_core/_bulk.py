@@ -44,7 +44,7 @@ from ._errors import (
     Outcome,
     ValidationError,
 )
-from ._journal import CREATED, FAILED, MAYBE, SENDING, Journal, row_fingerprint
+from ._journal import CREATED, FAILED, MAYBE, SENDING, Journal
 from ._reconcile import CreateLedger
 
 __all__ = [
@@ -352,6 +352,8 @@ async def run_bulk(
                 lanes[row_key] = deque()
             group.create_task(run_lane(row_key, number, row))
     await _recheck(aside, finish, live, clock)
+    if stop is not None and summary.stopped is None:
+        summary.stopped = stop()  # rows in flight may have seen the stop first
     summary.elapsed = clock.monotonic() - started
     return summary
 
@@ -446,11 +448,14 @@ class BulkPolicy:
             the rows not tried stay pending. ``0`` stops at the first such failure.
         settle: Seconds after an ambiguous row (outcome ``maybe_processed``) before it is
             re-checked (looked up, re-sent only if absent), once the other rows are done.
+        on_pause: Told, as one line, each time the job pauses for an unreachable API (it is
+            logged at WARNING on ``crm_core.bulk`` either way).
     """
 
     max_auth_failures: int = 3
     unreachable_wait: float = 60.0
     settle: float = 10.0
+    on_pause: Callable[[str], None] | None = None
 
 
 _POLICY: contextvars.ContextVar[BulkPolicy | None] = contextvars.ContextVar("crm_core_bulk_policy", default=None)
@@ -484,12 +489,13 @@ class _Guard:
         self.open.set()
 
     def result(self, result: RowResult[Any]) -> None:
-        if isinstance(result.error, AuthenticationError):
+        refused = _cause(result.error, AuthenticationError)
+        if refused is not None:
             self.auth_streak += 1
             if self.auth_streak >= self.policy.max_auth_failures and self.stopped is None:
                 self.stopped = (
                     f"the API refused the credential (401 on {self.auth_streak} rows in a row: "
-                    f"{result.error.message}); check it, then run the same command again: the rows "
+                    f"{refused.message}); check it, then run the same command again: the rows "
                     "not tried stay pending"
                 )
         elif result.status is not RowStatus.SKIPPED:
@@ -517,7 +523,10 @@ class _Guard:
             return True
         delay = min(self.backoff, self.policy.unreachable_wait - waited)
         self.backoff = min(self.backoff * 2, 30.0)
-        logger.warning("The API cannot be reached (%s); pausing the job for %.1f s", error.message, delay)
+        note = f"The API cannot be reached ({error.message}); pausing the job for {delay:.1f} s"
+        logger.warning("%s", note)
+        if self.policy.on_pause is not None:
+            self.policy.on_pause(note)
         self.open.clear()
         try:
             await self.clock.sleep(delay)
@@ -534,13 +543,31 @@ def _later(
     return lambda: send(number, payload, recheck)
 
 
-def _refused(error: APIError) -> bool:
-    """A connection that failed before anything was sent (refused, DNS): the API is not there."""
-    return (
-        isinstance(error, APIConnectionError)
-        and not isinstance(error, APITimeoutError)
-        and error.outcome is Outcome.NOT_SENT
-    )
+E = TypeVar("E", bound=BaseException)
+
+
+def _cause(error: BaseException | None, kind: type[E]) -> E | None:
+    """``error`` or the first exception in its ``__cause__`` chain that is a ``kind``."""
+    while error is not None:
+        if isinstance(error, kind):
+            return error
+        error = error.__cause__
+    return None
+
+
+def _refused(error: APIError) -> APIConnectionError | None:
+    """The connection failure behind ``error`` when the API could not be reached at all
+    (refused, DNS), also when it stopped a look-up; ``None`` otherwise."""
+    cause: BaseException | None = error
+    while cause is not None:
+        if (
+            isinstance(cause, APIConnectionError)
+            and not isinstance(cause, APITimeoutError)
+            and cause.outcome is Outcome.NOT_SENT
+        ):
+            return cause
+        cause = cause.__cause__
+    return None
 
 
 async def bulk_create(
@@ -608,11 +635,14 @@ async def bulk_create(
             try:
                 value = await create(payload, options)
             except APIError as error:
-                if _refused(error):
-                    await guard.unreachable(error)  # type: ignore[arg-type]
+                refused = _refused(error)
+                if refused is not None:
+                    await guard.unreachable(refused)
+                    # An earlier attempt of this call may have been ambiguous: look up first.
+                    options = attrs.evolve(options, check_first=True)
                     continue
                 guard.reachable()
-                if error.outcome is Outcome.MAYBE_PROCESSED:
+                if error.outcome is Outcome.MAYBE_PROCESSED and _cause(error, AuthenticationError) is None:
                     if journal is not None:
                         journal.finish(number, fingerprint, MAYBE, error=str(error))
                     not_before = clock.monotonic() + guard.policy.settle
@@ -627,7 +657,7 @@ async def bulk_create(
             return value
 
     async def worker(number: int, row: Mapping[str, Any]) -> T:
-        fingerprint = row_fingerprint(row)
+        fingerprint = journal.fingerprint(row) if journal is not None else ""
         fingerprints[number] = fingerprint
         entry = journal.check(number, fingerprint) if journal is not None else None
         if entry is not None and entry.state == CREATED and entry.record_id is not None:

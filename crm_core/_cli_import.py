@@ -108,17 +108,18 @@ def _check_base_url(base_url: str) -> str:
     return base_url.rstrip("/")
 
 
-def _limiter(spec: CLISpec, redis_url: str | None, secret: str) -> Any:
+def _limiter(redis_url: str | None) -> Any:
+    """A :class:`~crm_core.RedisRateLimiter` for ``--redis-url``; its key is bound by the client
+    (the API plus a digest of the credential), so workers with one credential share one limit."""
     if not redis_url:
         return None
+    from . import RedisRateLimiter  # the redis extra is optional: imported only when asked for
+
     try:
-        from . import RedisRateLimiter
-    except ImportError:
-        raise click.UsageError("--redis-url needs the Redis support: pip install 'crm-async[redis]'") from None
-    key = f"{spec.prog}:{credential_digest(secret)}"
-    try:
-        return RedisRateLimiter.from_url(redis_url, key=key)
-    except ValueError as exc:
+        return RedisRateLimiter.from_url(redis_url)
+    except ImportError as exc:
+        raise click.UsageError(f"--redis-url: {exc}") from None
+    except ValueError as exc:  # the message never shows the password
         raise click.BadParameter(str(exc), param_hint="--redis-url") from None
 
 
@@ -157,7 +158,7 @@ def run_command(spec: CLISpec, s: ImportSettings) -> int:
     if s.client_rate is not None:
         options["rate_limit"] = parse_client_rate(s.client_rate)
     variable, secret = spec.sandbox_credential if s.sandbox else _credential(spec)
-    limiter = _limiter(spec, s.redis_url, secret)
+    limiter = _limiter(s.redis_url)
     if limiter is not None:
         options["limiter"] = limiter
     destination = Destination(
@@ -177,6 +178,7 @@ def run_command(spec: CLISpec, s: ImportSettings) -> int:
         max_auth_failures=s.max_auth_failures,
         unreachable_wait=s.unreachable_wait,
         settle=max(1.0, 2 * timeout),  # a late write lands well within two attempt timeouts
+        on_pause=lambda note: click.echo(note, err=True),
     )
 
     async def job() -> int:
@@ -187,6 +189,8 @@ def run_command(spec: CLISpec, s: ImportSettings) -> int:
                 click.echo(f"Sandbox {spec.api} emulator at {url} (state: {state_path})", err=True)
             else:
                 url = base_url
+            if limiter is not None:
+                stack.push_async_callback(limiter.aclose)
             client = spec.make_client(url, variable, secret, options)
             stack.push_async_callback(client.aclose)
             with bulk_policy(policy):

@@ -43,7 +43,12 @@ MAYBE = "maybe"
 
 
 def row_fingerprint(row: Mapping[str, Any]) -> str:
-    """A stable hash of a row's fields (order-independent)."""
+    """A stable hash of a row's fields and their types (order-independent); 32 hex digits."""
+    return hashlib.blake2b(repr(sorted(row.items())).encode(), digest_size=16).hexdigest()
+
+
+def row_fingerprint_v1(row: Mapping[str, Any]) -> str:
+    """The fingerprint journals written before 0.4 hold (JSON and SHA-256; slower)."""
     text = json.dumps(dict(row), sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
@@ -136,6 +141,7 @@ class Journal:
         self.commits = 0
         self._fresh = False
         self._waiters: list[asyncio.Future[None]] | None = None
+        self._ops: list[tuple[str, list[tuple[Any, ...]]]] = []
         self._timer: asyncio.TimerHandle | None = None
         self._db = sqlite3.connect(self.path, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -156,12 +162,16 @@ class Journal:
         found = self._db.execute("SELECT value FROM meta WHERE key = 'job'").fetchone()
         if found is None:
             self._db.execute("INSERT INTO meta (key, value) VALUES ('job', ?)", (job,))
+            self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('fingerprint', 'v2')")
         elif found[0] != job:
             self.close()
             raise JournalMismatchError(
                 f"{self.path} is the journal of another job ({found[0]!r}, not {job!r}); "
                 "pass another --journal or --fresh"
             )
+        version = self._db.execute("SELECT value FROM meta WHERE key = 'fingerprint'").fetchone()
+        self.fingerprint = row_fingerprint if version is not None else row_fingerprint_v1
+        """``row -> fingerprint`` in this journal's version (use it for :meth:`check` and writes)."""
         if destination is not None:
             self._check_destination(destination)
 
@@ -204,14 +214,25 @@ class Journal:
     # losing one to a crash only means the next run looks the row up instead of skipping it.
 
     def _write(self, sql: str, params: tuple[Any, ...]) -> None:
-        if not self._db.in_transaction:
-            self._db.execute("BEGIN")
-        self._db.execute(sql, params)
+        # Buffered: consecutive writes of one kind go to SQLite in one executemany at commit.
+        if self._ops and self._ops[-1][0] is sql:
+            self._ops[-1][1].append(params)
+        else:
+            self._ops.append((sql, [params]))
 
     def _commit(self) -> None:
-        if self._db.in_transaction:
-            self._db.execute("COMMIT")
-            self.commits += 1
+        if not self._ops:
+            return
+        ops, self._ops = self._ops, []
+        self._db.execute("BEGIN")
+        try:
+            for sql, params in ops:
+                self._db.executemany(sql, params)
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+        self.commits += 1
 
     def _commit_waiters(self) -> None:
         waiters, self._waiters = self._waiters, None
@@ -241,11 +262,13 @@ class Journal:
             self._commit()
 
     def start(self) -> None:
-        """Note whether the journal is empty, so a fresh job skips per-row look-ups."""
+        """Commit pending writes and note whether the journal is empty (a fresh job skips look-ups)."""
+        self._commit()
         self._fresh = self._db.execute("SELECT 1 FROM rows LIMIT 1").fetchone() is None
 
     def get(self, row_number: int) -> JournalEntry | None:
         """The row's entry, or ``None`` if it was never started."""
+        self._commit()
         found = self._db.execute(
             "SELECT row_number, fingerprint, state, record_id, error, sent_at FROM rows WHERE row_number = ?",
             (row_number,),
@@ -308,18 +331,17 @@ class Journal:
         self._waiters.append(waiter)
         await waiter
 
+    _FINISH_SQL = """
+        INSERT INTO rows (row_number, fingerprint, state, record_id, error) VALUES (?, ?, ?, ?, ?)
+        ON CONFLICT (row_number) DO UPDATE SET state = excluded.state,
+            record_id = excluded.record_id, error = excluded.error
+        """
+
     def finish(
         self, row_number: int, fingerprint: str, state: str, *, record_id: str | None = None, error: str | None = None
     ) -> None:
         """Record the row's outcome (``created``, ``failed`` or ``maybe``); committed with the next batch."""
-        self._write(
-            """
-            INSERT INTO rows (row_number, fingerprint, state, record_id, error) VALUES (?, ?, ?, ?, ?)
-            ON CONFLICT (row_number) DO UPDATE SET state = excluded.state,
-                record_id = excluded.record_id, error = excluded.error
-            """,
-            (row_number, fingerprint, state, record_id, error),
-        )
+        self._write(self._FINISH_SQL, (row_number, fingerprint, state, record_id, error))
         self._schedule_timer()
 
     async def flush(self) -> None:
@@ -328,10 +350,12 @@ class Journal:
 
     def created_ids(self) -> Iterator[str]:
         """IDs of every record this job created so far."""
+        self._commit()
         for (record_id,) in self._db.execute("SELECT record_id FROM rows WHERE state = 'created'"):
             if record_id is not None:
                 yield record_id
 
     def counts(self) -> dict[str, int]:
         """Rows by state."""
+        self._commit()
         return dict(self._db.execute("SELECT state, COUNT(*) FROM rows GROUP BY state").fetchall())

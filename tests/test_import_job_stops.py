@@ -68,7 +68,7 @@ def test_a_wrong_key_stops_after_a_few_401s_and_the_rest_stay_pending(
         main, ["tasks", "import", str(source), "--base-url", url, "--no-progress", "--concurrency", "2"]
     )
     assert run.exit_code == 1
-    assert "the API refused the credential" in run.output and "a-wrong-key" not in run.output
+    assert "Stopped: the API refused the credential" in run.output and "a-wrong-key" not in run.output
     sent = emulator.core.count("POST", "/v2.0/tasks")
     assert 3 <= sent <= 3 + 2  # the streak, plus what was in flight when it ended
     rows = results(tmp_path / "tasks.csv.results.csv")
@@ -96,21 +96,8 @@ def test_an_unreachable_api_pauses_then_stops_with_rows_pending(
     monkeypatch.setenv("LOFTY_API_KEY", KEY)
     url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     started = time.monotonic()
-    run = CliRunner().invoke(
-        main,
-        [
-            "tasks",
-            "import",
-            str(source),
-            "--base-url",
-            url,
-            "--no-progress",
-            "--retries",
-            "0",
-            "--unreachable-wait",
-            "1.5",
-        ],
-    )
+    args = ["--no-progress", "--retries", "0", "--unreachable-wait", "1.5"]
+    run = CliRunner().invoke(main, ["tasks", "import", str(source), "--base-url", url, *args])
     elapsed = time.monotonic() - started
     assert run.exit_code == 1
     assert "could not be reached" in run.output and "stay pending" in run.output
@@ -118,9 +105,19 @@ def test_an_unreachable_api_pauses_then_stops_with_rows_pending(
     rows = results(tmp_path / "tasks.csv.results.csv")
     assert not [r for r in rows if r["status"] == "failed"]  # not 200 rows failed in a second
     assert len(rows) == 200 and all(r["error"].startswith("not tried") for r in rows)
+    assert "Stopped: the API could not be reached" in run.output and "pausing the job" in run.output
     journal = next(tmp_path.glob("tasks.csv.127.0.0.1_*.journal.sqlite"))
     states = journal_states(journal)
     assert set(states) <= {"sending"} and sum(states.values()) <= 10  # at most the rows in flight
+
+    # Run again while it is still down: the in-flight rows' look-ups are refused too, and the
+    # job pauses and stops the same way (no row is failed, none is set aside for minutes).
+    started = time.monotonic()
+    again = CliRunner().invoke(main, ["tasks", "import", str(source), "--base-url", url, *args])
+    assert again.exit_code == 1 and "could not be reached" in again.output
+    assert time.monotonic() - started < 10
+    assert not [r for r in results(tmp_path / "tasks.csv.results.csv") if r["status"] == "failed"]
+    assert set(journal_states(journal)) <= {"sending"}
 
 
 def test_an_api_that_comes_back_during_the_pause_finishes_the_job(
@@ -156,3 +153,26 @@ def test_an_api_that_comes_back_during_the_pause_finishes_the_job(
     assert run.exit_code == 0, run.output
     assert "40 rows: 40 created" in run.output
     assert Counter(t["content"] for t in emulator.tasks.values()) == Counter(f"Row {i}" for i in range(40))
+
+
+def test_a_wrong_key_also_stops_the_look_ups_of_rows_left_in_flight(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = tmp_path / "tasks.csv"
+    write_rows(source, 60)
+    monkeypatch.setenv("LOFTY_API_KEY", "a-wrong-key")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    args = ["--no-progress", "--retries", "0", "--unreachable-wait", "0"]
+    down = CliRunner().invoke(main, ["tasks", "import", str(source), "--base-url", url, *args])
+    assert down.exit_code == 1 and "could not be reached" in down.output
+    journal = tmp_path / f"tasks.csv.127.0.0.1_{port}.journal.sqlite"
+    assert set(journal_states(journal)) == {"sending"}  # left in flight: looked up first next time
+    emulator = LoftyEmulator(api_keys=[KEY], rate_limit=FixedWindowRateLimit(limit=10**9))
+    with ThreadedServer(emulator.app, port=port):
+        started = time.monotonic()
+        run = CliRunner().invoke(main, ["tasks", "import", str(source), "--base-url", url, *args])
+        assert time.monotonic() - started < 5  # no settle period spent on rows the key cannot see
+    assert run.exit_code == 1 and "Stopped: the API refused the credential" in run.output
+    assert len(emulator.tasks) == 0 and emulator.core.count("POST", "/v2.0/tasks") <= 10
+    assert "created" not in journal_states(journal)
