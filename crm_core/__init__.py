@@ -10,7 +10,18 @@ from ._bulk import BulkSummary, RowResult, RowStatus, run_bulk
 from ._client import RateLimit
 from ._clock import Clock, FakeClock, SystemClock
 from ._concurrency import ConcurrencyLimiter
-from ._converter import format_datetime, make_converter, parse_datetime, snake_to_camel
+from ._converter import (
+    WireModel,
+    format_datetime,
+    format_epoch_ms,
+    format_iso_offset,
+    format_utc_z,
+    make_converter,
+    parse_datetime,
+    parse_int,
+    same_instant_at_precision,
+    snake_to_camel,
+)
 from ._errors import (
     STATUS_ERRORS,
     APIConnectionError,
@@ -31,6 +42,8 @@ from ._errors import (
 )
 from ._events import Event, EventHook, EventKind
 from ._journal import Journal, JournalMismatchError
+from ._options import RawResponse, RequestOptions, SessionView, Transport, raw_response_wrapper
+from ._pagination import CursorIterator, Page
 from ._ratelimit import (
     AIMDConfig,
     LimiterSnapshot,
@@ -62,6 +75,7 @@ __all__ = [
     "Clock",
     "ConcurrencyLimiter",
     "CreateLedger",
+    "CursorIterator",
     "Dialect",
     "Event",
     "EventHook",
@@ -75,30 +89,42 @@ __all__ = [
     "LocalRateLimiter",
     "NotFoundError",
     "Outcome",
+    "Page",
     "PermissionDeniedError",
     "RateLimit",
     "RateLimitError",
     "RateLimiter",
+    "RawResponse",
     "ReconcileSettings",
     "ReconciliationError",
     "RedisRateLimiter",
     "Request",
     "RequestKind",
+    "RequestOptions",
     "Response",
     "RetryBudget",
     "RetryPolicy",
     "RowResult",
     "RowStatus",
     "ServerError",
+    "SessionView",
     "StaticAuth",
     "SystemClock",
+    "Transport",
     "ValidationError",
+    "WireModel",
     "error_class_for_status",
     "format_datetime",
+    "format_epoch_ms",
+    "format_iso_offset",
+    "format_utc_z",
     "make_converter",
     "parse_datetime",
+    "parse_int",
     "parse_rate_limit_reset",
     "parse_retry_after",
+    "raw_response_wrapper",
     "run_bulk",
+    "same_instant_at_precision",
     "snake_to_camel",
 ]

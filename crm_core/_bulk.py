@@ -14,8 +14,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import enum
 import inspect
+import logging
 from collections import deque
 from collections.abc import (
     AsyncIterable,
@@ -24,6 +27,7 @@ from collections.abc import (
     Callable,
     Hashable,
     Iterable,
+    Iterator,
     Mapping,
 )
 from datetime import UTC, datetime
@@ -32,20 +36,35 @@ from typing import Any, Generic, TypeVar
 import attrs
 
 from ._clock import Clock, SystemClock
-from ._errors import APIError, Outcome, ValidationError
+from ._errors import (
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    AuthenticationError,
+    Outcome,
+    ValidationError,
+)
 from ._journal import CREATED, FAILED, MAYBE, SENDING, Journal, row_fingerprint
 from ._reconcile import CreateLedger
 
 __all__ = [
     "AlreadyDone",
+    "BulkPolicy",
     "BulkSummary",
     "CreateOptions",
+    "NotTried",
     "RowResult",
+    "RowSkipped",
     "RowStatus",
+    "SetAside",
+    "WaitsForRow",
     "bulk_create",
+    "bulk_policy",
     "numbered",
     "run_bulk",
 ]
+
+logger = logging.getLogger("crm_core.bulk")
 
 R = TypeVar("R")
 T = TypeVar("T")
@@ -108,12 +127,14 @@ class BulkSummary:
         failed: Rows refused.
         skipped: Rows not attempted.
         elapsed: Wall time, seconds.
+        stopped: Why the job stopped early (rows not tried stay pending), or ``None``.
     """
 
     created: int = 0
     failed: int = 0
     skipped: int = 0
     elapsed: float = 0.0
+    stopped: str | None = None
 
     @property
     def total(self) -> int:
@@ -130,7 +151,11 @@ class BulkSummary:
             self.skipped += 1
 
 
-class AlreadyDone(Exception):
+class RowSkipped(Exception):
+    """Raised by a worker for a row it did not send (the row ends ``SKIPPED``)."""
+
+
+class AlreadyDone(RowSkipped):
     """Raised by a worker for a row an earlier run already completed (the row is SKIPPED).
 
     Attributes:
@@ -142,11 +167,49 @@ class AlreadyDone(Exception):
         self.record_id = record_id
 
 
-class JobBudgetSpent(Exception):
+class NotTried(RowSkipped):
+    """The row was not sent because the job stopped; it stays pending for the next run."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"not tried: {reason}")
+
+
+class WaitsForRow(RowSkipped):
+    """An earlier row with the same key (lead) did not succeed, so this one was not sent.
+
+    Attributes:
+        blocking_row: The row it waits for.
+    """
+
+    def __init__(self, blocking_row: int) -> None:
+        super().__init__(
+            f"not sent: waits for row {blocking_row} of the same lead (run the job again after fixing "
+            "or settling that row; rows of a lead are created in file order)"
+        )
+        self.blocking_row = blocking_row
+
+
+class JobBudgetSpent(RowSkipped):
     """The job's time budget ran out before this row started."""
 
     def __init__(self, budget: float) -> None:
         super().__init__(f"not attempted: the job's time budget of {budget:g} s was spent")
+
+
+class SetAside(Exception):
+    """Raised by a worker whose row ended ambiguous: re-check it later instead of failing it now.
+
+    Args:
+        error: The ambiguous failure.
+        retry: Re-checks the row (look up, re-send only if absent); its result is the row's.
+        not_before: Monotonic time (the job clock's) before which the re-check must not start.
+    """
+
+    def __init__(self, error: APIError, retry: Callable[[], Awaitable[Any]], not_before: float) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.retry = retry
+        self.not_before = not_before
 
 
 async def _aiter(rows: Iterable[tuple[int, R]] | AsyncIterable[tuple[int, R]]) -> AsyncIterator[tuple[int, R]]:
@@ -168,21 +231,26 @@ async def run_bulk(
     time_budget: float | None = None,
     max_pending: int = 1000,
     clock: Clock | None = None,
+    stop: Callable[[], str | None] | None = None,
 ) -> BulkSummary:
     """Run ``worker`` over numbered rows; see the module docstring.
 
     Args:
         rows: ``(row_number, row)`` pairs, sync or async, read lazily.
         worker: ``async (row_number, row) -> value``. :class:`~crm_core.ValidationError`
-            and :class:`~crm_core.APIError` fail the row; any other exception is a bug and
-            stops the job (after the rows in flight end).
+            and :class:`~crm_core.APIError` fail the row; :class:`RowSkipped` skips it;
+            :class:`SetAside` defers it to a re-check after the other rows; any other
+            exception is a bug and stops the job (after the rows in flight end).
         concurrency: Rows in progress at once, >= 1.
         key: Ordering key of a row (e.g. its lead ID); rows with the same key run in input
-            order. ``None`` (or a key of ``None``) means no ordering.
+            order, and once one of them fails (or is set aside) the later ones are skipped
+            with :class:`WaitsForRow`. ``None`` (or a key of ``None``) means no ordering.
         on_result: Called with each :class:`RowResult` (sync or async).
         time_budget: Seconds after which no new row starts (later rows are ``SKIPPED``).
         max_pending: Rows that may wait in lanes before reading pauses (bounds memory).
         clock: Time source.
+        stop: Polled before each row starts; a reason (text) stops the job: the rest of the
+            rows are read and ``SKIPPED`` with :class:`NotTried`, unsent.
 
     Returns:
         The counts. Every row read produced exactly one result.
@@ -193,6 +261,8 @@ async def run_bulk(
     started = clock.monotonic()
     summary = BulkSummary()
     lanes: dict[Hashable, deque[tuple[int, R]]] = {}
+    blocked: dict[Hashable, int] = {}
+    aside: list[tuple[int, Hashable | None, SetAside]] = []
     live = asyncio.Semaphore(concurrency)
     room = asyncio.Event()
     room.set()
@@ -205,32 +275,54 @@ async def run_bulk(
             if inspect.isawaitable(maybe):
                 await maybe
 
-    def budget_spent() -> bool:
-        return time_budget is not None and clock.monotonic() - started >= time_budget
+    def not_startable() -> RowSkipped | None:
+        reason = stop() if stop is not None else None
+        if reason is not None:
+            summary.stopped = reason
+            return NotTried(reason)
+        if time_budget is not None and clock.monotonic() - started >= time_budget:
+            return JobBudgetSpent(time_budget)
+        return None
 
-    async def process(number: int, row: R, row_key: Hashable | None) -> None:
-        if budget_spent():
-            assert time_budget is not None
-            await report(
-                RowResult(row_number=number, status=RowStatus.SKIPPED, error=JobBudgetSpent(time_budget), key=row_key)
-            )
-            return
+    async def finish(number: int, row_key: Hashable | None, run: Callable[[], Awaitable[T]]) -> bool:
+        """Run one row to its result; ``True`` when it succeeded (or was done earlier)."""
         try:
-            value = await worker(number, row)
-        except AlreadyDone as done:
-            await report(RowResult(row_number=number, status=RowStatus.SKIPPED, error=done, key=row_key))
+            value = await run()
+        except RowSkipped as skipped:
+            await report(RowResult(row_number=number, status=RowStatus.SKIPPED, error=skipped, key=row_key))
+            return True
+        except SetAside as later:
+            aside.append((number, row_key, later))
+            return False
         except (ValidationError, APIError) as error:
             await report(RowResult(row_number=number, status=RowStatus.FAILED, error=error, key=row_key))
-        else:
-            await report(RowResult(row_number=number, status=RowStatus.CREATED, value=value, key=row_key))
+            return False
+        await report(RowResult(row_number=number, status=RowStatus.CREATED, value=value, key=row_key))
+        return True
+
+    async def process(number: int, row: R, row_key: Hashable | None) -> bool:
+        skip = not_startable()
+        if skip is not None:
+            await report(RowResult(row_number=number, status=RowStatus.SKIPPED, error=skip, key=row_key))
+            return True
+        return await finish(number, row_key, lambda: worker(number, row))
+
+    async def skip_waiting(number: int, row_key: Hashable) -> None:
+        error = WaitsForRow(blocked[row_key])
+        await report(RowResult(row_number=number, status=RowStatus.SKIPPED, error=error, key=row_key))
 
     async def run_lane(row_key: Hashable | None, number: int, row: R) -> None:
         nonlocal pending
         try:
             while True:
-                await process(number, row, row_key)
-                if row_key is None:
-                    return
+                if row_key is not None and row_key in blocked:
+                    await skip_waiting(number, row_key)
+                else:
+                    ok = await process(number, row, row_key)
+                    if row_key is None:
+                        return
+                    if not ok:
+                        blocked[row_key] = number
                 queue = lanes[row_key]
                 if not queue:
                     del lanes[row_key]
@@ -252,12 +344,45 @@ async def run_bulk(
                     room.clear()
                     await room.wait()
                 continue
+            if row_key is not None and row_key in blocked:
+                await skip_waiting(number, row_key)
+                continue
             await live.acquire()
             if row_key is not None:
                 lanes[row_key] = deque()
             group.create_task(run_lane(row_key, number, row))
+    await _recheck(aside, finish, live, clock)
     summary.elapsed = clock.monotonic() - started
     return summary
+
+
+async def _recheck(
+    aside: list[tuple[int, Hashable | None, SetAside]],
+    finish: Callable[[int, Hashable | None, Callable[[], Awaitable[T]]], Awaitable[bool]],
+    live: asyncio.Semaphore,
+    clock: Clock,
+) -> None:
+    """Re-check the set-aside rows once their settle period has passed (once each)."""
+
+    async def once(number: int, row_key: Hashable | None, later: SetAside) -> None:
+        async with live:
+            wait = later.not_before - clock.monotonic()
+            if wait > 0:
+                await clock.sleep(wait)
+
+            async def again() -> T:
+                try:
+                    value: T = await later.retry()
+                except SetAside as still:
+                    raise still.error from None
+                return value
+
+            await finish(number, row_key, again)
+
+    aside.sort(key=lambda item: item[2].not_before)
+    async with asyncio.TaskGroup() as group:
+        for number, row_key, later in aside:
+            group.create_task(once(number, row_key, later))
 
 
 async def numbered(
@@ -308,6 +433,116 @@ def _journal_state(result: RowResult[Any]) -> str:
     return FAILED
 
 
+@attrs.frozen(kw_only=True)
+class BulkPolicy:
+    """When a bulk job stops or waits instead of going on (see :func:`bulk_policy`).
+
+    Attributes:
+        max_auth_failures: Consecutive rows refused with 401 (:class:`~crm_core.AuthenticationError`)
+            after which the job stops: the credential is wrong, and sending the other rows would
+            only collect more 401s. The rows not tried stay pending for the next run.
+        unreachable_wait: Seconds, in all, the job pauses and backs off (1, 2, 4 ... 30 s) while
+            every request fails to connect (connection refused, DNS failure) before it stops;
+            the rows not tried stay pending. ``0`` stops at the first such failure.
+        settle: Seconds after an ambiguous row (outcome ``maybe_processed``) before it is
+            re-checked (looked up, re-sent only if absent), once the other rows are done.
+    """
+
+    max_auth_failures: int = 3
+    unreachable_wait: float = 60.0
+    settle: float = 10.0
+
+
+_POLICY: contextvars.ContextVar[BulkPolicy | None] = contextvars.ContextVar("crm_core_bulk_policy", default=None)
+
+
+@contextlib.contextmanager
+def bulk_policy(policy: BulkPolicy) -> Iterator[BulkPolicy]:
+    """Use ``policy`` for the bulk jobs started inside the ``with`` block (in this task/context).
+
+    ``client.tasks.create_many(...)`` and the command line's import read it; the default is
+    ``BulkPolicy()``.
+    """
+    token = _POLICY.set(policy)
+    try:
+        yield policy
+    finally:
+        _POLICY.reset(token)
+
+
+class _Guard:
+    """The job-wide state behind :class:`BulkPolicy`: a 401 streak and an outage pause."""
+
+    def __init__(self, policy: BulkPolicy, clock: Clock) -> None:
+        self.policy = policy
+        self.clock = clock
+        self.stopped: str | None = None
+        self.auth_streak = 0
+        self.outage_since: float | None = None
+        self.backoff = 1.0
+        self.open = asyncio.Event()
+        self.open.set()
+
+    def result(self, result: RowResult[Any]) -> None:
+        if isinstance(result.error, AuthenticationError):
+            self.auth_streak += 1
+            if self.auth_streak >= self.policy.max_auth_failures and self.stopped is None:
+                self.stopped = (
+                    f"the API refused the credential (401 on {self.auth_streak} rows in a row: "
+                    f"{result.error.message}); check it, then run the same command again: the rows "
+                    "not tried stay pending"
+                )
+        elif result.status is not RowStatus.SKIPPED:
+            self.auth_streak = 0
+
+    def reachable(self) -> None:
+        self.outage_since = None
+        self.backoff = 1.0
+
+    async def unreachable(self, error: APIConnectionError) -> bool:
+        """Pause while the API cannot be reached; ``False`` once the pause is spent (job stops)."""
+        now = self.clock.monotonic()
+        if self.outage_since is None:
+            self.outage_since = now
+        waited = now - self.outage_since
+        if waited >= self.policy.unreachable_wait:
+            if self.stopped is None:
+                self.stopped = (
+                    f"the API could not be reached for {waited:.0f} s ({error.message}); the rows not tried "
+                    "stay pending: check the URL and the network, then run the same command again"
+                )
+            return False
+        if not self.open.is_set():
+            await self.open.wait()
+            return True
+        delay = min(self.backoff, self.policy.unreachable_wait - waited)
+        self.backoff = min(self.backoff * 2, 30.0)
+        logger.warning("The API cannot be reached (%s); pausing the job for %.1f s", error.message, delay)
+        self.open.clear()
+        try:
+            await self.clock.sleep(delay)
+        finally:
+            self.open.set()
+        return True
+
+
+def _later(
+    send: Callable[[int, P, CreateOptions], Awaitable[T]], number: int, payload: P, options: CreateOptions
+) -> Callable[[], Awaitable[T]]:
+    """The re-check of a set-aside row: look it up first, re-send only if absent."""
+    recheck = attrs.evolve(options, check_first=True)
+    return lambda: send(number, payload, recheck)
+
+
+def _refused(error: APIError) -> bool:
+    """A connection that failed before anything was sent (refused, DNS): the API is not there."""
+    return (
+        isinstance(error, APIConnectionError)
+        and not isinstance(error, APITimeoutError)
+        and error.outcome is Outcome.NOT_SENT
+    )
+
+
 async def bulk_create(
     rows: Iterable[Mapping[str, Any] | tuple[int, Mapping[str, Any]]]
     | AsyncIterable[Mapping[str, Any] | tuple[int, Mapping[str, Any]]],
@@ -323,8 +558,16 @@ async def bulk_create(
     journal: Journal | None = None,
     parse_id: Callable[[str], Hashable] = int,
     clock: Clock | None = None,
+    policy: BulkPolicy | None = None,
 ) -> BulkSummary:
     """Create one record per row, exactly once, optionally journaled for resumption.
+
+    Beyond :func:`run_bulk`'s rules: a row whose create ends ambiguous (outcome
+    ``maybe_processed``, e.g. :class:`~crm_core.ReconciliationError`) is journaled ``maybe``
+    and set aside; the other rows go on, and it is re-checked (looked up, re-sent only if
+    absent) ``policy.settle`` seconds later, before the job ends. The job stops early (rows not
+    tried stay pending, unsent, unjournaled) after ``policy.max_auth_failures`` consecutive
+    401s, or once the API has been unreachable for ``policy.unreachable_wait`` seconds.
 
     Args:
         rows: Mappings of create arguments, or ``(row_number, mapping)`` pairs.
@@ -340,11 +583,48 @@ async def bulk_create(
             earlier run completed are skipped, rows it left in flight are reconciled.
         parse_id: Turns a journaled ID back into the API's ID type.
         clock: Time source.
+        policy: When to stop or wait (default: the one set with :func:`bulk_policy`, else
+            ``BulkPolicy()``).
+
+    Returns:
+        The counts; ``stopped`` says why the job stopped early, if it did.
     """
     clock = clock or SystemClock()
+    guard = _Guard(policy or _POLICY.get() or BulkPolicy(), clock)
     fingerprints: dict[int, str] = {}
     if journal is not None:
+        journal.start()
         ledger.claim_all(parse_id(record_id) for record_id in journal.created_ids())
+
+    async def send(number: int, payload: P, options: CreateOptions) -> T:
+        fingerprint = fingerprints[number]
+        while True:
+            if guard.stopped is not None:
+                # Journaled "sending" stays: the next run looks the row up before sending it
+                # (an earlier attempt of this call may have been ambiguous).
+                fingerprints.pop(number, None)
+                raise NotTried(guard.stopped)
+            await guard.open.wait()
+            try:
+                value = await create(payload, options)
+            except APIError as error:
+                if _refused(error):
+                    await guard.unreachable(error)  # type: ignore[arg-type]
+                    continue
+                guard.reachable()
+                if error.outcome is Outcome.MAYBE_PROCESSED:
+                    if journal is not None:
+                        journal.finish(number, fingerprint, MAYBE, error=str(error))
+                    not_before = clock.monotonic() + guard.policy.settle
+                    raise SetAside(error, _later(send, number, payload, options), not_before) from None
+                raise
+            except asyncio.CancelledError:
+                # The request may be on the wire: a later run must look it up before re-sending.
+                if journal is not None:
+                    journal.finish(number, fingerprint, MAYBE, error="cancelled while in flight")
+                raise
+            guard.reachable()
+            return value
 
     async def worker(number: int, row: Mapping[str, Any]) -> T:
         fingerprint = row_fingerprint(row)
@@ -356,7 +636,7 @@ async def bulk_create(
         check_first = entry is not None and entry.state in (SENDING, MAYBE)
         first_sent = entry.sent_at if entry is not None and entry.sent_at is not None else clock.time()
         if journal is not None:
-            journal.sending(number, fingerprint, first_sent)
+            await journal.sending_durable(number, fingerprint, first_sent)
         dedupe = row.get("dedupe_key")
         options = CreateOptions(
             dedupe_key=None if dedupe in (None, "") else str(dedupe),
@@ -364,15 +644,10 @@ async def bulk_create(
             check_first=check_first,
             sent_at=datetime.fromtimestamp(first_sent, UTC),
         )
-        try:
-            return await create(payload, options)
-        except asyncio.CancelledError:
-            # The request may be on the wire: a later run must look it up before re-sending.
-            if journal is not None:
-                journal.finish(number, fingerprint, MAYBE, error="cancelled while in flight")
-            raise
+        return await send(number, payload, options)
 
     async def record(result: RowResult[T]) -> None:
+        guard.result(result)
         fingerprint = fingerprints.pop(result.row_number, None)
         if journal is not None and fingerprint is not None and result.status is not RowStatus.SKIPPED:
             record_id = None if result.value is None else str(id_of(result.value))
@@ -388,7 +663,7 @@ async def bulk_create(
             if inspect.isawaitable(maybe):
                 await maybe
 
-    return await run_bulk(
+    summary = await run_bulk(
         numbered(rows),
         worker,
         concurrency=concurrency,
@@ -396,4 +671,8 @@ async def bulk_create(
         on_result=record,
         time_budget=time_budget,
         clock=clock,
+        stop=lambda: guard.stopped,
     )
+    if journal is not None:
+        await journal.flush()
+    return summary

@@ -6,8 +6,9 @@
   Lofty's literal ``GMT`` suffix (``"2026-03-01T15:00:00GMT"``, read as UTC), Lofty V1's
   ``"yyyy-MM-dd HH:mm:ss"`` (UTC), and epoch milliseconds. An empty string reads as ``None``.
   Unstructuring a naive datetime is a ``ValueError``.
-* Unknown response keys are ignored, unless ``strict=True`` (tests), where they are an error so
-  that API drift shows up as a failing test.
+* Unknown response keys are kept in ``extra`` on models derived from :class:`WireModel` (and
+  written back by ``unstructure``), ignored on other models, and an error with ``strict=True``
+  (tests) so that API drift shows up as a failing test.
 * Unstructuring omits fields whose value is ``None``: request payloads send only what is given.
 * A field with ``metadata={"epoch_ms": True}`` is an aware datetime in the model and epoch
   milliseconds on the wire (Lofty's transaction and V1 appointment dates).
@@ -20,6 +21,7 @@ from __future__ import annotations
 import logging
 import re
 import typing
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -28,6 +30,7 @@ import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 __all__ = [
+    "WireModel",
     "format_datetime",
     "format_epoch_ms",
     "format_iso_offset",
@@ -238,13 +241,32 @@ def make_converter(*, naming: Naming = "camel", strict: bool = False) -> cattrs.
     converter.register_unstructure_hook(datetime, format_datetime)
 
     def structure_factory(cls: type[Any]) -> Any:
-        overrides: dict[str, Any] = {a.name: override(rename=_wire_name(a, naming)) for a in attrs.fields(cls)}
-        return make_dict_structure_fn(cls, converter, _cattrs_forbid_extra_keys=strict, **overrides)
+        fields = attrs.fields(cls)
+        extra = _extra_field(cls)
+        overrides: dict[str, Any] = {
+            a.name: override(omit=True) if a.name == extra else override(rename=_wire_name(a, naming)) for a in fields
+        }
+        generated = make_dict_structure_fn(cls, converter, _cattrs_forbid_extra_keys=strict, **overrides)
+        if extra is None:
+            return generated
+        known = frozenset(_wire_name(a, naming) for a in fields if a.name != extra)
+
+        def structure_keeping_unknown(data: Any, target: Any) -> Any:
+            # Strict converters never get here with unknown keys: ``generated`` refuses them.
+            value = generated(data, target)
+            unknown = {k: v for k, v in data.items() if k not in known} if isinstance(data, Mapping) else {}
+            return attrs.evolve(value, **{extra: unknown}) if unknown else value
+
+        return structure_keeping_unknown
 
     def unstructure_factory(cls: type[Any]) -> Any:
         hints = typing.get_type_hints(cls)
+        extra = _extra_field(cls)
         overrides: dict[str, Any] = {}
         for a in attrs.fields(cls):
+            if a.name == extra:
+                overrides[a.name] = override(omit=True)
+                continue
             hook = None
             if a.metadata.get("epoch_ms"):
                 hook = _epoch_ms
@@ -254,18 +276,49 @@ def make_converter(*, naming: Naming = "camel", strict: bool = False) -> cattrs.
                 rename=_wire_name(a, naming), omit_if_default=a.default is None, unstruct_hook=hook
             )
         generated = make_dict_unstructure_fn(cls, converter, **overrides)
-        order = [_wire_name(a, naming) for a in attrs.fields(cls)]
+        order = [_wire_name(a, naming) for a in attrs.fields(cls) if a.name != extra]
 
         def unstructure_in_field_order(value: Any) -> dict[str, Any]:
             # cattrs emits required fields first; keep the model's order on the wire.
             data = generated(value)
-            return {key: data[key] for key in order if key in data}
+            out = {key: data[key] for key in order if key in data}
+            if extra is not None:
+                for key, item in getattr(value, extra).items():
+                    out.setdefault(key, item)  # unknown response keys go back out as they came
+            return out
 
         return unstructure_in_field_order
 
     converter.register_structure_hook_factory(attrs.has, structure_factory)
     converter.register_unstructure_hook_factory(attrs.has, unstructure_factory)
     return converter
+
+
+@attrs.frozen(kw_only=True)
+class WireModel:
+    """Base of response models that keep what they do not know.
+
+    Keys of a response that no field of the model names are kept, as decoded JSON, in
+    :attr:`extra` instead of being dropped, and :meth:`cattrs.Converter.unstructure` puts them
+    back, so an API addition loses no data on a read-modify-write round trip. A strict
+    converter (``make_converter(strict=True)``, used in tests) still refuses unknown keys, so
+    API drift shows up as a failing test.
+
+    Subclass it with ``@attrs.frozen(kw_only=True) class Task(WireModel): ...``; any attrs class
+    can instead declare its own field with ``metadata={"extra": True}``.
+
+    Attributes:
+        extra: Unknown response keys (wire names) and their JSON values; empty when none.
+    """
+
+    extra: Mapping[str, Any] = attrs.field(factory=dict, repr=False, metadata={"extra": True})
+
+
+def _extra_field(cls: type[Any]) -> str | None:
+    for a in attrs.fields(cls):
+        if a.metadata.get("extra"):
+            return str(a.name)
+    return None
 
 
 def _epoch_ms(value: datetime | None) -> int | None:

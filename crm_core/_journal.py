@@ -15,6 +15,8 @@ that belongs to a different input.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import json
 import os
@@ -24,7 +26,15 @@ from typing import Any
 
 import attrs
 
-__all__ = ["Journal", "JournalEntry", "JournalMismatchError", "row_fingerprint"]
+__all__ = [
+    "Destination",
+    "Journal",
+    "JournalDestinationError",
+    "JournalEntry",
+    "JournalMismatchError",
+    "credential_digest",
+    "row_fingerprint",
+]
 
 SENDING = "sending"
 CREATED = "created"
@@ -40,6 +50,47 @@ def row_fingerprint(row: Mapping[str, Any]) -> str:
 
 class JournalMismatchError(Exception):
     """The journal was written for a different input (a row's fields changed)."""
+
+
+class JournalDestinationError(JournalMismatchError):
+    """The journal holds the outcomes of a run against another destination (API, sandbox, account)."""
+
+
+def credential_digest(secret: str) -> str:
+    """A short, one-way digest naming a credential without revealing it (12 hex digits)."""
+    return hashlib.sha256(b"crm-async credential identity\0" + secret.encode()).hexdigest()[:12]
+
+
+@attrs.frozen(kw_only=True)
+class Destination:
+    """Where a job's rows go; a journal belongs to exactly one.
+
+    Attributes:
+        base_url: The API root (``"https://api.lofty.com"``), or for the sandbox the path of
+            its state file (the sandbox's port changes from run to run, its state does not).
+        sandbox: The SDK's local emulator rather than a real server.
+        credential: :func:`credential_digest` of the credential (never the secret itself).
+    """
+
+    base_url: str
+    sandbox: bool
+    credential: str
+
+    def describe(self) -> str:
+        """A one-line name for messages (``"the sandbox (state tasks.csv.sandbox-state.jsonl)"``)."""
+        if self.sandbox:
+            return f"the sandbox (state {self.base_url}, credential {self.credential})"
+        return f"{self.base_url} (credential {self.credential})"
+
+    def to_json(self) -> str:
+        """The form stored in the journal's ``meta`` table."""
+        return json.dumps(attrs.asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> Destination:
+        """Inverse of :meth:`to_json`."""
+        data = json.loads(text)
+        return cls(base_url=str(data["base_url"]), sandbox=bool(data["sandbox"]), credential=str(data["credential"]))
 
 
 @attrs.frozen(kw_only=True)
@@ -70,13 +121,22 @@ class Journal:
         path: Database file (created if missing).
         job: A name for the job (e.g. the API and the input path); a journal written for
             another job is refused.
+        destination: Where the rows go. A new journal records it; a journal recorded for
+            another destination (or for none) is refused, so one destination's outcomes are
+            never taken for another's. ``None`` skips the check.
 
     Raises:
         JournalMismatchError: the file belongs to another job.
+        JournalDestinationError: the file belongs to another destination.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, job: str) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, job: str, destination: Destination | None = None) -> None:
         self.path = os.fspath(path)
+        self.commit_interval = 0.2
+        self.commits = 0
+        self._fresh = False
+        self._waiters: list[asyncio.Future[None]] | None = None
+        self._timer: asyncio.TimerHandle | None = None
         self._db = sqlite3.connect(self.path, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
@@ -102,10 +162,87 @@ class Journal:
                 f"{self.path} is the journal of another job ({found[0]!r}, not {job!r}); "
                 "pass another --journal or --fresh"
             )
+        if destination is not None:
+            self._check_destination(destination)
+
+    def _check_destination(self, destination: Destination) -> None:
+        found = self._db.execute("SELECT value FROM meta WHERE key = 'destination'").fetchone()
+        # A journal holding no outcome that could be mistaken (empty, or only rows that failed,
+        # so created nothing) may be taken over, e.g. after fixing a wrong key.
+        harmless = self._db.execute("SELECT 1 FROM rows WHERE state != 'failed' LIMIT 1").fetchone() is None
+        if harmless:
+            self._db.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('destination', ?)", (destination.to_json(),)
+            )
+            return
+        theirs = "an unrecorded destination (written by an older version)"
+        if found is not None:
+            recorded = Destination.from_json(found[0])
+            if recorded == destination:
+                return
+            theirs = recorded.describe()
+        self.close()
+        raise JournalDestinationError(
+            f"{self.path} holds the outcomes of a run against {theirs}, but this run goes to "
+            f"{destination.describe()}; nothing was sent. Pass --fresh to start this journal over, "
+            "or --journal with another file to keep it"
+        )
 
     def close(self) -> None:
-        """Close the database."""
+        """Commit what is pending and close the database."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        with contextlib.suppress(sqlite3.ProgrammingError):
+            self._commit()
         self._db.close()
+
+    # Group commit. Writes go into one open transaction. A row's "sending" record must be on
+    # disk before its request leaves, so :meth:`sending_durable` waits for a commit; every row
+    # that reaches that point in the same event-loop turn shares that one commit. Outcomes
+    # (:meth:`finish`) ride along with the next commit, or a timer's (``commit_interval``):
+    # losing one to a crash only means the next run looks the row up instead of skipping it.
+
+    def _write(self, sql: str, params: tuple[Any, ...]) -> None:
+        if not self._db.in_transaction:
+            self._db.execute("BEGIN")
+        self._db.execute(sql, params)
+
+    def _commit(self) -> None:
+        if self._db.in_transaction:
+            self._db.execute("COMMIT")
+            self.commits += 1
+
+    def _commit_waiters(self) -> None:
+        waiters, self._waiters = self._waiters, None
+        try:
+            self._commit()
+        except BaseException as exc:  # pragma: no cover - disk full, I/O error
+            for waiter in waiters or ():
+                if not waiter.done():
+                    waiter.set_exception(exc)
+            raise
+        for waiter in waiters or ():
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def _schedule_timer(self) -> None:
+        if self._timer is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                self._commit()
+                return
+            self._timer = loop.call_later(self.commit_interval, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        if self._waiters is None:
+            self._commit()
+
+    def start(self) -> None:
+        """Note whether the journal is empty, so a fresh job skips per-row look-ups."""
+        self._fresh = self._db.execute("SELECT 1 FROM rows LIMIT 1").fetchone() is None
 
     def get(self, row_number: int) -> JournalEntry | None:
         """The row's entry, or ``None`` if it was never started."""
@@ -127,33 +264,55 @@ class Journal:
     def check(self, row_number: int, fingerprint: str) -> JournalEntry | None:
         """The row's entry, after checking it was written for the same fields.
 
+        A row that ``failed`` (nothing was created) may have changed: the fix of a bad row is
+        accepted, and the old entry is ignored.
+
         Raises:
-            JournalMismatchError: the row's fields changed since the journal was written.
+            JournalMismatchError: the fields of a row that was (or may have been) sent changed
+                since the journal was written.
         """
+        if self._fresh:
+            return None
         entry = self.get(row_number)
         if entry is not None and entry.fingerprint != fingerprint:
+            if entry.state == FAILED:
+                return None
             raise JournalMismatchError(
                 f"row {row_number} differs from the row recorded in {self.path}; the input "
                 "changed since the last run (use --fresh to start over)"
             )
         return entry
 
+    _SENDING_SQL = """
+        INSERT INTO rows (row_number, fingerprint, state, sent_at) VALUES (?, ?, 'sending', ?)
+        ON CONFLICT (row_number) DO UPDATE SET state = 'sending', fingerprint = excluded.fingerprint,
+            sent_at = COALESCE(rows.sent_at, excluded.sent_at)
+        """
+
     def sending(self, row_number: int, fingerprint: str, sent_at: float) -> None:
-        """Record that the row is about to be sent (kept: the first send time)."""
-        self._db.execute(
-            """
-            INSERT INTO rows (row_number, fingerprint, state, sent_at) VALUES (?, ?, 'sending', ?)
-            ON CONFLICT (row_number) DO UPDATE SET state = 'sending',
-                sent_at = COALESCE(rows.sent_at, excluded.sent_at)
-            """,
-            (row_number, fingerprint, sent_at),
-        )
+        """Record that the row is about to be sent (kept: the first send time); durable on return."""
+        self._write(self._SENDING_SQL, (row_number, fingerprint, sent_at))
+        self._commit()
+
+    async def sending_durable(self, row_number: int, fingerprint: str, sent_at: float) -> None:
+        """Like :meth:`sending`, sharing one commit with every row that gets here in the same loop turn.
+
+        Returns once the record is committed (durable against a killed process), so the
+        request may be sent.
+        """
+        self._write(self._SENDING_SQL, (row_number, fingerprint, sent_at))
+        if self._waiters is None:
+            self._waiters = []
+            asyncio.get_running_loop().call_soon(self._commit_waiters)
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        await waiter
 
     def finish(
         self, row_number: int, fingerprint: str, state: str, *, record_id: str | None = None, error: str | None = None
     ) -> None:
-        """Record the row's outcome (``created``, ``failed`` or ``maybe``)."""
-        self._db.execute(
+        """Record the row's outcome (``created``, ``failed`` or ``maybe``); committed with the next batch."""
+        self._write(
             """
             INSERT INTO rows (row_number, fingerprint, state, record_id, error) VALUES (?, ?, ?, ?, ?)
             ON CONFLICT (row_number) DO UPDATE SET state = excluded.state,
@@ -161,6 +320,11 @@ class Journal:
             """,
             (row_number, fingerprint, state, record_id, error),
         )
+        self._schedule_timer()
+
+    async def flush(self) -> None:
+        """Commit everything written so far."""
+        self._commit()
 
     def created_ids(self) -> Iterator[str]:
         """IDs of every record this job created so far."""

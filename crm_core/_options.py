@@ -5,8 +5,8 @@
   :class:`RequestOptions` (timeout, retry policy, a tighter concurrency cap). Views share the
   session's aiohttp connection pool, rate limiter, concurrency limiter and retry budget: a view
   changes how calls are made, never what they share. ``client.with_options(...)`` builds one.
-* :class:`RawResponse` and :func:`with_raw_response`: the status, headers and parsed value of
-  a call, from the same request (modelled on openai-python's ``.with_raw_response``).
+* :class:`RawResponse` and :func:`raw_response_wrapper`: the status, headers and parsed value
+  of a call, from the same request (modelled on openai-python's ``.with_raw_response``).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import contextvars
 import functools
 import inspect
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Generic, ParamSpec, Protocol, TypeVar
 
 import attrs
 
@@ -26,9 +26,11 @@ from ._events import Event
 from ._retry import RetryPolicy
 from ._session import HTTPSession, Request, Response
 
-__all__ = ["RawResponse", "RequestOptions", "SessionView", "Transport", "with_raw_response"]
+__all__ = ["RawResponse", "RequestOptions", "SessionView", "Transport", "raw_response_wrapper"]
 
 T = TypeVar("T")
+R = TypeVar("R")
+P = ParamSpec("P")
 
 _CAPTURE: contextvars.ContextVar[list[Response] | None] = contextvars.ContextVar("crm_core_capture", default=None)
 
@@ -202,27 +204,22 @@ class RawResponse(Generic[T]):
         return self.http_response.headers
 
 
-class _RawResponseProxy:
-    """Wraps a client or resource: coroutine methods return :class:`RawResponse`."""
+def raw_response_wrapper(method: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[RawResponse[R]]]:
+    """``method`` (a resource's coroutine method), returning a :class:`RawResponse` instead.
 
-    def __init__(self, target: object) -> None:
-        self._target = target
+    The wrapped call sends exactly what ``method`` sends; the 2xx responses its requests got
+    through a :class:`SessionView` are collected (per call, safe under ``asyncio.gather``) and
+    returned with the parsed value. Typed: ``raw_response_wrapper(tasks.get)`` takes
+    ``tasks.get``'s arguments and returns ``Awaitable[RawResponse[Task]]``.
 
-    def __repr__(self) -> str:
-        return f"with_raw_response({self._target!r})"
+    Raises:
+        RuntimeError: the call sent nothing through a view (a programming error).
+        APIError: as ``method`` (an :class:`~crm_core.APIStatusError` carries ``status`` and
+            ``headers`` itself).
+    """
 
-    def __getattr__(self, name: str) -> Any:
-        value = getattr(self._target, name)
-        if inspect.iscoroutinefunction(value):
-            return _raw_method(value)
-        if name.startswith("_") or callable(value) or not attrs.has(type(value)):
-            return value
-        return _RawResponseProxy(value)  # a nested resource (``client.v1.tasks``)
-
-
-def _raw_method(method: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[RawResponse[T]]]:
     @functools.wraps(method)
-    async def call(*args: Any, **kwargs: Any) -> RawResponse[T]:
+    async def call(*args: P.args, **kwargs: P.kwargs) -> RawResponse[R]:
         captured: list[Response] = []
         token = _CAPTURE.set(captured)
         try:
@@ -234,14 +231,3 @@ def _raw_method(method: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[
         return RawResponse(parsed=parsed, http_response=captured[-1], responses=tuple(captured))
 
     return call
-
-
-def with_raw_response(target: object) -> Any:
-    """A proxy of ``target`` (a client or resource) whose coroutine methods return :class:`RawResponse`.
-
-    ``await with_raw_response(client).tasks.get(1)`` sends the same single request as
-    ``await client.tasks.get(1)`` and returns ``RawResponse(parsed=<Task>, ...)``. Async
-    iterators (``iter``, ``my_tasks``) are passed through unchanged. Errors are raised as
-    usual (an :class:`~crm_core.APIStatusError` carries ``status`` and ``headers`` itself).
-    """
-    return _RawResponseProxy(target)

@@ -156,7 +156,7 @@ SERVER_FAULTS: tuple[FaultKind, ...] = (
 )
 """Faults modelled on what the real APIs document or show (``server=P`` spreads over these)."""
 
-VISIBLE_DELAY_KEY = "crm_core.emulator.visible_delay"
+VISIBLE_DELAY_KEY: web.RequestKey[float] = web.RequestKey("crm_core.emulator.visible_delay", float)
 """Request key a ``LATE_VISIBLE`` fault sets: seconds the new record stays hidden from reads."""
 
 
@@ -355,6 +355,10 @@ class FixedWindowRateLimit:
             seconds of the window's end, rounded up; the default), ``"delta"`` (whole seconds
             until the window's end, rounded up) or ``"21000"`` (the literal value of the docs'
             429 example, on every response).
+        align: Where windows start ([GAP]: the docs only say "resets every 60 seconds"):
+            ``"epoch"`` (default) at multiples of ``window`` since the epoch, the same for every
+            credential; ``"first-request"`` at a credential's first request after its previous
+            window ended.
         retry_after: Add a ``Retry-After`` header (seconds to the window's end) on 429
             (undocumented for Lofty: off).
         enabled: Switch the limit on or off at run time.
@@ -369,10 +373,12 @@ class FixedWindowRateLimit:
     window: float = attrs.field(default=60.0, validator=_positive("window"))
     headers: bool = True
     reset_format: str = attrs.field(default="epoch")
+    align: str = attrs.field(default="epoch", validator=attrs.validators.in_(("epoch", "first-request")))
     retry_after: bool = False
     enabled: bool = True
     clock: Callable[[], float] = time.time
     _counts: dict[tuple[str, float], int] = attrs.field(factory=dict)
+    _starts: dict[str, float] = attrs.field(factory=dict)
 
     @limit.validator
     def _integral(self, attribute: Any, value: Any) -> None:
@@ -389,7 +395,14 @@ class FixedWindowRateLimit:
         if not self.enabled:
             return True, {}
         now = self.clock()
-        start = math.floor(now / self.window) * self.window
+        if self.align == "epoch":
+            start = math.floor(now / self.window) * self.window
+        else:
+            start = self._starts.get(credential, -math.inf)
+            if now >= start + self.window:
+                start = self._starts[credential] = now
+                if len(self._starts) > 10_000:
+                    self._starts = {k: v for k, v in self._starts.items() if v + self.window > now}
         key = (credential, start)
         used = self._counts.get(key, 0)
         allowed = used < self.limit
@@ -397,7 +410,7 @@ class FixedWindowRateLimit:
             used += 1
             self._counts[key] = used
         if len(self._counts) > 10_000:
-            self._counts = {k: v for k, v in self._counts.items() if k[1] >= start}
+            self._counts = {k: v for k, v in self._counts.items() if k[1] + self.window > now}
         reset = start + self.window
         out: dict[str, str] = {}
         if self.headers:
@@ -483,7 +496,7 @@ class CompactStore(MutableMapping[int, dict[str, Any]]):
             if kind == "int":
                 self._ints[name] = array("q")
             elif kind == "enum":
-                self._enums[name] = ([array("H")], [], {})
+                self._enums[name] = ([array("H")], [None], {_hashable(None): 0})  # None is code 0
             elif kind == "text":
                 self._texts[name] = (array("Q"), array("I"))
             elif isinstance(kind, tuple) and len(kind) == 2 and all(callable(f) for f in kind):
@@ -597,8 +610,8 @@ class CompactStore(MutableMapping[int, dict[str, Any]]):
             column.append(record_id if name == self._key else _NULL_INT)
         for _, column in self._codecs.values():
             column.append(_NULL_INT)
-        for name, (holder, _, _) in self._enums.items():
-            holder[0].append(self._none_code(name))
+        for holder, _, _ in self._enums.values():
+            holder[0].append(0)
         for starts, lengths in self._texts.values():
             starts.append(0)
             lengths.append(_NO_TEXT)
@@ -629,6 +642,23 @@ class CompactStore(MutableMapping[int, dict[str, Any]]):
 
     def _store(self, row: int, name: str, value: Any) -> bool:
         """Put ``value`` in its column; ``False`` when it does not fit (the column reads ``None``)."""
+        enum = self._enums.get(name)
+        if enum is not None:
+            holder, values, codes = enum
+            try:
+                marker = (type(value), value)
+                code = codes.get(marker)
+            except TypeError:  # unhashable: kept in the side table
+                holder[0][row] = 0
+                return False
+            if code is None:
+                code = len(values)
+                values.append(value)
+                codes[marker] = code
+                if code > 0xFFFF and holder[0].typecode == "H":
+                    holder[0] = array("I", holder[0])
+            holder[0][row] = code
+            return True
         if name in self._ints:
             fits = value is None or (type(value) is int and _NULL_INT < value < 2**63)
             self._ints[name][row] = value if fits and value is not None else _NULL_INT
@@ -654,32 +684,7 @@ class CompactStore(MutableMapping[int, dict[str, Any]]):
                     return True
             lengths[row] = _NO_TEXT
             return value is None
-        if name in self._enums:
-            holder, values, codes = self._enums[name]
-            try:
-                marker = _hashable(value)
-            except TypeError:
-                holder[0][row] = self._none_code(name)
-                return False
-            code = codes.get(marker)
-            if code is None:
-                code = len(values)
-                values.append(value)
-                codes[marker] = code
-                if code > 0xFFFF and holder[0].typecode == "H":
-                    holder[0] = array("I", holder[0])
-            holder[0][row] = code
-            return True
         return False
-
-    def _none_code(self, name: str) -> int:
-        _holder, values, codes = self._enums[name]
-        code = codes.get(_hashable(None))
-        if code is None:
-            code = len(values)
-            values.append(None)
-            codes[_hashable(None)] = code
-        return code
 
     def _unindex(self, row: int) -> None:
         if self._index_on is None:
@@ -690,12 +695,12 @@ class CompactStore(MutableMapping[int, dict[str, Any]]):
                 rows.remove(row)
 
     def _column(self, row: int, name: str) -> Any:
+        enum = self._enums.get(name)
+        if enum is not None:
+            return enum[1][enum[0][0][row]]
         if name in self._ints:
             number = self._ints[name][row]
             return None if number == _NULL_INT else number
-        if name in self._enums:
-            holder, values, _ = self._enums[name]
-            return values[holder[0][row]]
         if name in self._texts:
             starts, lengths = self._texts[name]
             length = lengths[row]
@@ -975,8 +980,7 @@ class EmulatorCore:
     @staticmethod
     def visible_delay(request: web.Request) -> float:
         """Seconds a record created by ``request`` stays hidden from reads (``LATE_VISIBLE``), else 0."""
-        delay = request.get(VISIBLE_DELAY_KEY, 0.0)
-        return float(delay)
+        return float(request.get(VISIBLE_DELAY_KEY, 0.0))
 
     @web.middleware
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:

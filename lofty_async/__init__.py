@@ -32,6 +32,7 @@ from crm_core import (
     ValidationError,
 )
 from crm_core._client import RateLimit
+from crm_core._options import RawResponse
 
 from ._calendar import (
     CALENDAR_TYPES,
@@ -41,11 +42,12 @@ from ._calendar import (
     CalendarCreate,
     CalendarCreateResult,
     CalendarEvent,
+    CalendarIterator,
     CalendarPage,
     CalendarUpdate,
     MeetingSlot,
 )
-from ._client import DEFAULT_BASE_URL, LoftyClient
+from ._client import DEFAULT_BASE_URL, LoftyClient, LoftyClientWithRawResponse
 from ._lead_models import (
     AgentInfo,
     Commission,
@@ -60,6 +62,7 @@ from ._lead_models import (
     LeadInquiry,
     LeadProperty,
     LeadTag,
+    LeadTagRef,
     LeadTransaction,
     LeadUpdate,
     ListMetadata,
@@ -68,7 +71,17 @@ from ._lead_models import (
     RoutingPreview,
     User,
 )
-from ._leads import LEAD_SORTS, LEAD_TYPES, LeadAssignee, LeadPage, Leads, RoutingRequest
+from ._leads import (
+    LEAD_SORTS,
+    LEAD_TYPES,
+    AssigneeUser,
+    LeadAssignee,
+    LeadAssignment,
+    LeadIterator,
+    LeadPage,
+    Leads,
+    RoutingRequest,
+)
 from ._models import Task
 from ._oauth import (
     AUTHORIZE_URL,
@@ -79,7 +92,7 @@ from ._oauth import (
     OAuthTokens,
     make_pkce_pair,
 )
-from ._tasks import ASSIGNED_ROLES, TASK_TYPES, TaskCreate, Tasks, TaskUpdate
+from ._tasks import ASSIGNED_ROLES, TASK_TYPES, MyTasksIterator, TaskCreate, Tasks, TaskUpdate
 from ._v1 import V1, Appointment, AppointmentsV1, TasksV1, TaskV1, TaskV1Create, TaskV1Update
 from ._version import __version__
 from ._webhooks import (
@@ -121,6 +134,7 @@ __all__ = [
     "Appointment",
     "AppointmentEvent",
     "AppointmentsV1",
+    "AssigneeUser",
     "AuthenticationError",
     "AvailableMeetings",
     "BadRequestError",
@@ -128,6 +142,7 @@ __all__ = [
     "CalendarCreate",
     "CalendarCreateResult",
     "CalendarEvent",
+    "CalendarIterator",
     "CalendarPage",
     "CalendarUpdate",
     "Commission",
@@ -138,20 +153,25 @@ __all__ = [
     "CustomRoleAssignee",
     "Lead",
     "LeadAssignee",
+    "LeadAssignment",
     "LeadCreate",
     "LeadFamilyMember",
     "LeadInfoEvent",
     "LeadInquiry",
+    "LeadIterator",
     "LeadPage",
     "LeadProperty",
     "LeadTag",
+    "LeadTagRef",
     "LeadTransaction",
     "LeadUpdate",
     "Leads",
     "ListMetadata",
     "Location",
     "LoftyClient",
+    "LoftyClientWithRawResponse",
     "MeetingSlot",
+    "MyTasksIterator",
     "NotFoundError",
     "OAuthApp",
     "OAuthAuth",
@@ -162,6 +182,7 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimit",
     "RateLimitError",
+    "RawResponse",
     "ReconciliationError",
     "RetryPolicy",
     "RoutingPreview",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import builtins
 import re
-from collections.abc import AsyncIterator, Hashable, Sequence
+from collections.abc import Hashable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -16,10 +16,10 @@ import attrs
 import cattrs
 
 from crm_core import HTTPSession, Request, RequestKind, Response, ValidationError
-from crm_core._converter import format_epoch_ms, same_instant_at_precision
+from crm_core._converter import WireModel, format_epoch_ms, same_instant_at_precision
 from crm_core._decode import envelope_key, structure
 from crm_core._options import Transport
-from crm_core._pagination import iter_pages
+from crm_core._pagination import CursorIterator, page_number_fetch
 from crm_core._reconcile import Candidate, CreateLedger, ReconcileSettings, send_create_once
 from crm_core._validation import (
     check_choice,
@@ -42,10 +42,14 @@ __all__ = [
     "CalendarCreate",
     "CalendarCreateResult",
     "CalendarEvent",
+    "CalendarIterator",
     "CalendarPage",
     "CalendarUpdate",
     "MeetingSlot",
     "build_calendar_create",
+    "build_calendar_query",
+    "build_calendar_update",
+    "build_meeting_query",
     "check_calendar_id",
     "matches_calendar_create",
 ]
@@ -61,7 +65,7 @@ MAX_MEETING_RANGE = timedelta(days=90)
 
 
 @attrs.frozen(kw_only=True)
-class CalendarCreateResult:
+class CalendarCreateResult(WireModel):
     """What POST /v2.0/calendar answers under ``data`` (schema ``CalendarCreateResult``).
 
     Attributes:
@@ -76,7 +80,7 @@ class CalendarCreateResult:
 
 
 @attrs.frozen(kw_only=True)
-class CalendarEvent:
+class CalendarEvent(WireModel):
     """A task or appointment in the calendar (schema ``CalendarItemV2``). Source: GET /v2.0/calendar."""
 
     id: str
@@ -108,7 +112,7 @@ class CalendarEvent:
 
 
 @attrs.frozen(kw_only=True)
-class CalendarPage:
+class CalendarPage(WireModel):
     """One page of GET /v2.0/calendar (``data``).
 
     Attributes:
@@ -125,7 +129,7 @@ class CalendarPage:
 
 
 @attrs.frozen(kw_only=True)
-class MeetingSlot:
+class MeetingSlot(WireModel):
     """A free meeting slot (schema ``AvailableMeetingSlotV2``)."""
 
     start_time: datetime
@@ -135,11 +139,27 @@ class MeetingSlot:
 
 
 @attrs.frozen(kw_only=True)
-class AvailableMeetings:
+class AvailableMeetings(WireModel):
     """GET /v2.0/calendar/meetings/available ``data``: ``total`` slots, the first ``limit`` listed."""
 
     total: int
     slots: list[MeetingSlot] = attrs.field(factory=list)
+
+
+class CalendarIterator(CursorIterator[CalendarEvent, int]):
+    """Events from :meth:`Calendar.iter`; ``async for`` over it.
+
+    Attributes:
+        cursor: The 0-based page number to resume from (see :class:`~crm_core.CursorIterator`).
+        at_page_end: The event just yielded was the last of its page.
+        exhausted: Every page has been read.
+        pages_fetched: Requests made so far.
+    """
+
+    @property
+    def page(self) -> int:
+        """Where to resume: pass it back as ``calendar.iter(..., page=...)``. Same as :attr:`cursor`."""
+        return self.cursor
 
 
 def check_calendar_id(calendar_id: object) -> str:
@@ -331,6 +351,118 @@ def build_calendar_create(
     )
 
 
+def build_calendar_query(
+    *,
+    lead_id: int | None,
+    start_time: datetime | str | None,
+    end_time: datetime | str | None,
+    start_time_ms: int | None,
+    end_time_ms: int | None,
+    time_zone_code: str | None,
+    include_finished: bool | None,
+    page_size: int | None,
+    sort: str | None,
+    desc: bool | None,
+    source_types: Sequence[int] | None,
+) -> dict[str, Any]:
+    """Check GET /v2.0/calendar filters; return the query parameters (``None`` values are dropped).
+
+    Raises:
+        ValidationError: no range bound, or a bad filter (nothing sent).
+    """
+    if start_time is None and end_time is None and start_time_ms is None and end_time_ms is None:
+        raise ValidationError("start_time", None, "a start_time or end_time (Lofty requires at least one)")
+    return {
+        "leadId": None if lead_id is None else check_positive_id("lead_id", lead_id),
+        "startTime": None if start_time is None else wire_time("start_time", start_time),
+        "endTime": None if end_time is None else wire_time("end_time", end_time),
+        "startTimeMs": None if start_time_ms is None else _ms("start_time_ms", start_time_ms),
+        "endTimeMs": None if end_time_ms is None else _ms("end_time_ms", end_time_ms),
+        "timeZoneCode": None if time_zone_code is None else check_time_zone("time_zone_code", time_zone_code),
+        "includeFinished": include_finished,
+        "pageSize": None if page_size is None else check_int_range("page_size", page_size, 1, MAX_PAGE_SIZE),
+        "sort": sort,
+        "desc": desc,
+        "sourceType": None if source_types is None else ",".join(str(int(t)) for t in source_types),
+    }
+
+
+def build_calendar_update(
+    *,
+    content: object = None,
+    start_at: object = None,
+    end_at: object = None,
+    start_at_ms: object = None,
+    end_at_ms: object = None,
+    time_zone_code: object = None,
+    reminder_type: object = None,
+    reminder_time: object = None,
+    lead_id: object = None,
+    address: object = None,
+) -> CalendarUpdate:
+    """Check Update Calendar Event arguments and build the body (only given fields are sent).
+
+    Raises:
+        ValidationError: nothing to change, a bad field, or an end before the start.
+    """
+    update = CalendarUpdate(
+        content=None if content is None else check_text("content", content),
+        start_at=None if start_at is None else wire_time("start_at", start_at),
+        end_at=None if end_at is None else wire_time("end_at", end_at),
+        start_at_ms=None if start_at_ms is None else _ms("start_at_ms", start_at_ms),
+        end_at_ms=None if end_at_ms is None else _ms("end_at_ms", end_at_ms),
+        time_zone_code=None if time_zone_code is None else check_time_zone("time_zone_code", time_zone_code),
+        reminder_type=None if reminder_type is None else check_text("reminder_type", reminder_type),
+        reminder_time=None if reminder_time is None else check_text("reminder_time", reminder_time),
+        lead_id=None if lead_id is None else check_positive_id("lead_id", lead_id),
+        address=None if address is None else check_text("address", address),
+    )
+    if update == CalendarUpdate():
+        raise ValidationError("update", {}, "at least one field to change")
+    start = _resolved(update.start_at, update.start_at_ms)
+    end = _resolved(update.end_at, update.end_at_ms)
+    if start is not None and end is not None and end < start:
+        shown = update.end_at if update.end_at is not None else update.end_at_ms
+        raise ValidationError("end_at", shown, "a time at or after the start")
+    return update
+
+
+def build_meeting_query(
+    *,
+    start_time: object = None,
+    end_time: object = None,
+    start_time_ms: object = None,
+    end_time_ms: object = None,
+    time_zone_code: object = None,
+    limit: object = 10,
+) -> dict[str, Any]:
+    """Check GET /v2.0/calendar/meetings/available arguments; return the query parameters.
+
+    Raises:
+        ValidationError: a missing bound, end not after start, a range over 90 days, or
+            ``limit`` < 1.
+    """
+    params: dict[str, Any] = {
+        "startTime": None if start_time is None else wire_time("start_time", start_time),
+        "endTime": None if end_time is None else wire_time("end_time", end_time),
+        "startTimeMs": None if start_time_ms is None else _ms("start_time_ms", start_time_ms),
+        "endTimeMs": None if end_time_ms is None else _ms("end_time_ms", end_time_ms),
+        "timeZoneCode": None if time_zone_code is None else check_time_zone("time_zone_code", time_zone_code),
+        "limit": check_int_range("limit", limit, 1),
+    }
+    start = _resolved(params["startTime"], params["startTimeMs"])
+    end = _resolved(params["endTime"], params["endTimeMs"])
+    if start is None:
+        raise ValidationError("start_time", None, "start_time or start_time_ms (required)")
+    if end is None:
+        raise ValidationError("end_time", None, "end_time or end_time_ms (required)")
+    if end <= start:
+        raise ValidationError("end_time", params["endTime"] or params["endTimeMs"], "a time after the start")
+    if end - start > MAX_MEETING_RANGE:
+        raise ValidationError("end_time", params["endTime"] or params["endTimeMs"], "at most 90 days after the start")
+    return params
+
+
 @attrs.frozen(kw_only=True)
 class Calendar:
     """Lofty Calendar V2 (tasks and appointments). Reach it as ``client.calendar``.
@@ -450,37 +582,6 @@ class Calendar:
             known=known,
         )
 
-    def _list_params(
-        self,
-        *,
-        lead_id: int | None,
-        start_time: datetime | str | None,
-        end_time: datetime | str | None,
-        start_time_ms: int | None,
-        end_time_ms: int | None,
-        time_zone_code: str | None,
-        include_finished: bool | None,
-        page_size: int | None,
-        sort: str | None,
-        desc: bool | None,
-        source_types: Sequence[int] | None,
-    ) -> dict[str, Any]:
-        if start_time is None and end_time is None and start_time_ms is None and end_time_ms is None:
-            raise ValidationError("start_time", None, "a start_time or end_time (Lofty requires at least one)")
-        return {
-            "leadId": None if lead_id is None else check_positive_id("lead_id", lead_id),
-            "startTime": None if start_time is None else wire_time("start_time", start_time),
-            "endTime": None if end_time is None else wire_time("end_time", end_time),
-            "startTimeMs": None if start_time_ms is None else _ms("start_time_ms", start_time_ms),
-            "endTimeMs": None if end_time_ms is None else _ms("end_time_ms", end_time_ms),
-            "timeZoneCode": None if time_zone_code is None else check_time_zone("time_zone_code", time_zone_code),
-            "includeFinished": include_finished,
-            "pageSize": None if page_size is None else check_int_range("page_size", page_size, 1, MAX_PAGE_SIZE),
-            "sort": sort,
-            "desc": desc,
-            "sourceType": None if source_types is None else ",".join(str(int(t)) for t in source_types),
-        }
-
     async def list(
         self,
         *,
@@ -518,7 +619,7 @@ class Calendar:
         Raises:
             ValidationError: no range bound, ``page`` < 0, ``page_size`` over 500 (nothing sent).
         """
-        params = self._list_params(
+        params = build_calendar_query(
             lead_id=lead_id,
             start_time=start_time,
             end_time=end_time,
@@ -539,7 +640,7 @@ class Calendar:
         )
         return structure(self.converter, envelope_key(response, "data"), CalendarPage, response)
 
-    async def iter(
+    def iter(
         self,
         *,
         start_time: datetime | str | None = None,
@@ -553,11 +654,26 @@ class Calendar:
         sort: str | None = None,
         desc: bool | None = None,
         source_types: Sequence[int] | None = None,
-    ) -> AsyncIterator[CalendarEvent]:
-        """Every calendar event in the range, page by page (see :meth:`list`).
+        page: int = 0,
+    ) -> CalendarIterator:
+        """Every calendar event in the range, page by page (see :meth:`list`); resumable.
 
         Source: GET /v2.0/calendar (all pages)
+
+        Args:
+            page: Resume from a saved :attr:`CalendarIterator.page` (0-based; 0: from the
+                start). Page numbers shift if events in the range are added or removed
+                meanwhile; idempotent handling covers the repeats.
+            page_size: Events per request, 1 to 500. The other arguments are :meth:`list`'s.
+
+        Returns:
+            A :class:`CalendarIterator` (``async for``); its ``page`` is where to resume.
+
+        Raises:
+            ValidationError: bad ``page`` or ``page_size`` (at the call, nothing sent).
         """
+        start = check_int_range("page", page, 0)
+        check_int_range("page_size", page_size, 1, MAX_PAGE_SIZE)
 
         async def fetch(number: int) -> tuple[builtins.list[CalendarEvent], bool]:
             page = await self.list(
@@ -576,8 +692,7 @@ class Calendar:
             )
             return page.items, (number + 1) * page_size < page.total
 
-        async for event in iter_pages(fetch, first_page=0):
-            yield event
+        return CalendarIterator(page_number_fetch(fetch), start)
 
     async def update(
         self,
@@ -619,26 +734,19 @@ class Calendar:
             BadRequestError: unknown ID or a past time (Lofty answers 400 ``20012``, not 404).
         """
         calendar_id = check_calendar_id(calendar_id)
-        update = CalendarUpdate(
-            content=None if content is None else check_text("content", content),
-            start_at=None if start_at is None else wire_time("start_at", start_at),
-            end_at=None if end_at is None else wire_time("end_at", end_at),
-            start_at_ms=None if start_at_ms is None else _ms("start_at_ms", start_at_ms),
-            end_at_ms=None if end_at_ms is None else _ms("end_at_ms", end_at_ms),
-            time_zone_code=None if time_zone_code is None else check_time_zone("time_zone_code", time_zone_code),
-            reminder_type=None if reminder_type is None else check_text("reminder_type", reminder_type),
-            reminder_time=None if reminder_time is None else check_text("reminder_time", reminder_time),
-            lead_id=None if lead_id is None else check_positive_id("lead_id", lead_id),
-            address=None if address is None else check_text("address", address),
+        update = build_calendar_update(
+            content=content,
+            start_at=start_at,
+            end_at=end_at,
+            start_at_ms=start_at_ms,
+            end_at_ms=end_at_ms,
+            time_zone_code=time_zone_code,
+            reminder_type=reminder_type,
+            reminder_time=reminder_time,
+            lead_id=lead_id,
+            address=address,
         )
         body = self.converter.unstructure(update)
-        if not body:
-            raise ValidationError("update", {}, "at least one field to change")
-        start = _resolved(update.start_at, update.start_at_ms)
-        end = _resolved(update.end_at, update.end_at_ms)
-        if start is not None and end is not None and end < start:
-            shown = update.end_at if update.end_at is not None else update.end_at_ms
-            raise ValidationError("end_at", shown, "a time at or after the start")
         response = await self.session.send(
             Request(
                 method="PUT",
@@ -715,26 +823,14 @@ class Calendar:
             ValidationError: a missing bound, end not after start, range over 90 days, or
                 ``limit`` < 1 (nothing sent).
         """
-        params: dict[str, Any] = {
-            "startTime": None if start_time is None else wire_time("start_time", start_time),
-            "endTime": None if end_time is None else wire_time("end_time", end_time),
-            "startTimeMs": None if start_time_ms is None else _ms("start_time_ms", start_time_ms),
-            "endTimeMs": None if end_time_ms is None else _ms("end_time_ms", end_time_ms),
-            "timeZoneCode": None if time_zone_code is None else check_time_zone("time_zone_code", time_zone_code),
-            "limit": check_int_range("limit", limit, 1),
-        }
-        start = _resolved(params["startTime"], params["startTimeMs"])
-        end = _resolved(params["endTime"], params["endTimeMs"])
-        if start is None:
-            raise ValidationError("start_time", None, "start_time or start_time_ms (required)")
-        if end is None:
-            raise ValidationError("end_time", None, "end_time or end_time_ms (required)")
-        if end <= start:
-            raise ValidationError("end_time", params["endTime"] or params["endTimeMs"], "a time after the start")
-        if end - start > MAX_MEETING_RANGE:
-            raise ValidationError(
-                "end_time", params["endTime"] or params["endTimeMs"], "at most 90 days after the start"
-            )
+        params = build_meeting_query(
+            start_time=start_time,
+            end_time=end_time,
+            start_time_ms=start_time_ms,
+            end_time_ms=end_time_ms,
+            time_zone_code=time_zone_code,
+            limit=limit,
+        )
         response = await self.session.send(
             Request(
                 method="GET",

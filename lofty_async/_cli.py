@@ -1,16 +1,15 @@
 """``lofty-async``: bulk task import and a local sandbox.
 
 Credentials for the real API come from the environment: ``LOFTY_API_KEY`` (sent as
-``Authorization: token <key>``) or ``LOFTY_ACCESS_TOKEN`` (``Bearer``). They are never printed.
+``Authorization: token <key>``) or ``LOFTY_ACCESS_TOKEN`` (``Bearer``). They are never printed;
+surrounding whitespace is removed (with a note) and control characters are refused before
+anything is sent.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
-
-import click
 
 from crm_core._cli import CLISpec, make_cli
 from crm_core._importjob import CreateMany, ImportTarget
@@ -31,18 +30,10 @@ TARGET = ImportTarget(
 )
 
 
-def _client_from_env(base_url: str, options: dict[str, Any]) -> LoftyClient:
-    api_key = os.environ.get("LOFTY_API_KEY")
-    token = os.environ.get("LOFTY_ACCESS_TOKEN")
-    if api_key:
-        return LoftyClient(api_key=api_key, base_url=base_url, **options)
-    if token:
-        return LoftyClient(access_token=token, base_url=base_url, **options)
-    raise click.UsageError("set LOFTY_API_KEY or LOFTY_ACCESS_TOKEN, or pass --sandbox to use the local emulator")
-
-
-def _sandbox_client(url: str, options: dict[str, Any]) -> LoftyClient:
-    return LoftyClient(api_key=SANDBOX_API_KEY, base_url=url, **options)
+def _client(base_url: str, variable: str, secret: str, options: dict[str, Any]) -> LoftyClient:
+    if variable == "LOFTY_ACCESS_TOKEN":
+        return LoftyClient(access_token=secret, base_url=base_url, **options)
+    return LoftyClient(api_key=secret, base_url=base_url, **options)
 
 
 def _emulator(state: Path | None, faults: FaultPlan | None, rate: FixedWindowRateLimit | None) -> LoftyEmulator:
@@ -61,11 +52,11 @@ main = make_cli(
         prog="lofty-async",
         api="Lofty",
         target=TARGET,
-        credentials_help="LOFTY_API_KEY or LOFTY_ACCESS_TOKEN",
+        credential_variables=("LOFTY_API_KEY", "LOFTY_ACCESS_TOKEN"),
         default_base_url=DEFAULT_BASE_URL,
         default_sandbox_rate="500/60",
-        client_from_env=_client_from_env,
-        sandbox_client=_sandbox_client,
+        make_client=_client,
+        sandbox_credential=("LOFTY_API_KEY", SANDBOX_API_KEY),
         make_emulator=_emulator,
         create_many=_create_many,
         sandbox_credentials=f"API key: {SANDBOX_API_KEY}  (header 'Authorization: token {SANDBOX_API_KEY}')",

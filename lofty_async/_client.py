@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Sequence
 from types import TracebackType
-from typing import Any, cast
+from typing import cast
 
 import aiohttp
 
@@ -20,7 +20,7 @@ from crm_core import (
     StaticAuth,
 )
 from crm_core._client import ClientCore, RateLimit
-from crm_core._options import RequestOptions, SessionView, Transport, with_raw_response
+from crm_core._options import RequestOptions, SessionView, Transport, raw_response_wrapper
 from crm_core._reconcile import ReconcileSettings
 
 from ._calendar import Calendar
@@ -28,12 +28,19 @@ from ._errors import error_class, parse_error
 from ._lead_models import User
 from ._leads import Leads, get_me
 from ._oauth import OAuthAuth
+from ._raw import (
+    CalendarWithRawResponse,
+    LeadsWithRawResponse,
+    TasksWithRawResponse,
+    V1WithRawResponse,
+    WebhooksWithRawResponse,
+)
 from ._tasks import Tasks
 from ._v1 import V1, AppointmentsV1, TasksV1
 from ._version import __version__
 from ._webhooks import Webhooks
 
-__all__ = ["DEFAULT_BASE_URL", "LoftyClient"]
+__all__ = ["DEFAULT_BASE_URL", "LoftyClient", "LoftyClientWithRawResponse"]
 
 DEFAULT_BASE_URL = "https://api.lofty.com"
 
@@ -204,17 +211,17 @@ class LoftyClient:
         return view
 
     @property
-    def with_raw_response(self) -> Any:
-        """This client, with every coroutine method returning a :class:`~crm_core.RawResponse`.
+    def with_raw_response(self) -> LoftyClientWithRawResponse:
+        """This client's resources with every coroutine method returning a :class:`~crm_core.RawResponse`.
 
         ``raw = await lofty.with_raw_response.tasks.get(task_id)`` sends the one request
         ``lofty.tasks.get`` sends and returns ``raw.parsed`` (the :class:`Task`),
         ``raw.status``, ``raw.headers`` (e.g. ``raw.headers["X-RateLimit-Remaining"]``) and
-        ``raw.http_response``. Works on nested resources (``lofty.with_raw_response.v1.tasks``)
-        and on views (``lofty.with_options(...).with_raw_response``). Async iterators
-        (``leads.iter``, ``tasks.my_tasks``) are passed through unchanged.
+        ``raw.http_response``. Typed per method; nested resources (``.v1.tasks``) and views
+        (``lofty.with_options(...).with_raw_response``) work the same way. Async iterators
+        are not wrapped.
         """
-        return with_raw_response(self)
+        return LoftyClientWithRawResponse(self)
 
     @property
     def base_url(self) -> str:
@@ -249,3 +256,16 @@ class LoftyClient:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.aclose()
+
+
+class LoftyClientWithRawResponse:
+    """:class:`LoftyClient`'s resources, each method returning ``RawResponse[...]``
+    (see :attr:`LoftyClient.with_raw_response`)."""
+
+    def __init__(self, client: LoftyClient) -> None:
+        self.tasks = TasksWithRawResponse(client.tasks)
+        self.calendar = CalendarWithRawResponse(client.calendar)
+        self.leads = LeadsWithRawResponse(client.leads)
+        self.webhooks = WebhooksWithRawResponse(client.webhooks)
+        self.v1 = V1WithRawResponse(client.v1)
+        self.me = raw_response_wrapper(client.me)

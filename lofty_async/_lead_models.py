@@ -8,10 +8,13 @@ milliseconds. ``tests/lofty/test_spec_conformance.py`` checks these classes agai
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TypedDict
 
 import attrs
+
+from crm_core._converter import WireModel
 
 __all__ = [
     "AgentInfo",
@@ -28,6 +31,7 @@ __all__ = [
     "LeadInquiry",
     "LeadProperty",
     "LeadTag",
+    "LeadTagRef",
     "LeadTransaction",
     "LeadUpdate",
     "LeadUpdateFields",
@@ -40,7 +44,7 @@ __all__ = [
 
 
 @attrs.frozen(kw_only=True)
-class LeadTag:
+class LeadTag(WireModel):
     """A tag on a lead (schema ``UserLeadTagVo``)."""
 
     lead_id: int | None = None
@@ -53,7 +57,20 @@ class LeadTag:
 
 
 @attrs.frozen(kw_only=True)
-class Location:
+class LeadTagRef:
+    """A tag named in a request's ``tags`` as an object: ``{"tagName": "follow-up"}``.
+
+    Lofty's lead-management guide and concepts page send tags this way (seed 003's update);
+    the OpenAPI spec documents ``tags`` as an array of strings. Both forms are accepted: pass
+    ``tags=["follow-up"]`` (spec) or ``tags=[LeadTagRef(tag_name="follow-up")]`` /
+    ``tags=[{"tagName": "follow-up"}]`` (guide), not both in one list.
+    """
+
+    tag_name: str
+
+
+@attrs.frozen(kw_only=True)
+class Location(WireModel):
     """An area a lead is interested in (schema ``Location``)."""
 
     state_code: str | None = None
@@ -71,7 +88,7 @@ class Location:
 
 
 @attrs.frozen(kw_only=True)
-class LeadInquiry:
+class LeadInquiry(WireModel):
     """What a lead is looking for (schema ``LeadInquiry``)."""
 
     price_min: int | None = None
@@ -97,7 +114,7 @@ class LeadInquiry:
 
 
 @attrs.frozen(kw_only=True)
-class LeadProperty:
+class LeadProperty(WireModel):
     """A property or mailing address of a lead (schema ``LeadProperty``); prices in dollars."""
 
     price: int | None = None
@@ -147,7 +164,7 @@ class LeadProperty:
 
 
 @attrs.frozen(kw_only=True)
-class CustomAttribute:
+class CustomAttribute(WireModel):
     """A custom field value (schema ``CustomAttribute``)."""
 
     attribute_name: str
@@ -161,7 +178,7 @@ class CustomAttribute:
 
 
 @attrs.frozen(kw_only=True)
-class LeadFamilyMember:
+class LeadFamilyMember(WireModel):
     """A family member of a lead (schema ``LeadFamilyMember``); birthday as ``"MMM d, yyyy"``."""
 
     relationship: str | None = None
@@ -179,7 +196,7 @@ class LeadFamilyMember:
 
 
 @attrs.frozen(kw_only=True)
-class CustomRole:
+class CustomRole(WireModel):
     """A custom role assignment on a lead (schema ``CustomRole``)."""
 
     role_id: int
@@ -193,7 +210,7 @@ class CustomRole:
 
 
 @attrs.frozen(kw_only=True)
-class CustomFieldValue:
+class CustomFieldValue(WireModel):
     """A transaction custom field value (schema ``CustomFieldRequest``)."""
 
     id: int | None = None
@@ -203,7 +220,7 @@ class CustomFieldValue:
 
 
 @attrs.frozen(kw_only=True)
-class Commission:
+class Commission(WireModel):
     """One commission line (schema ``Commission``)."""
 
     id: int | None = None
@@ -219,7 +236,7 @@ class Commission:
 
 
 @attrs.frozen(kw_only=True)
-class Commissions:
+class Commissions(WireModel):
     """A commission structure (schema ``Commissions``)."""
 
     pre_split: list[Commission] | None = None
@@ -228,7 +245,7 @@ class Commissions:
 
 
 @attrs.frozen(kw_only=True)
-class LeadTransaction:
+class LeadTransaction(WireModel):
     """A transaction (deal) of a lead (schema ``LeadTransaction``); dates are aware datetimes, sent as epoch milliseconds."""
 
     created: datetime | None = attrs.field(default=None, metadata={"epoch_ms": True})
@@ -283,7 +300,7 @@ class LeadTransaction:
 
 
 @attrs.frozen(kw_only=True)
-class Lead:
+class Lead(WireModel):
     """A lead (schema ``LeadResponse``). Source: GET /v1.0/leads/{leadId}, GET /v1.0/leads. Timestamps are aware (Lofty sends ``...GMT``, read as UTC); ``birthday`` is ``"MMM d, yyyy"``."""
 
     cannot_text: bool | None = None
@@ -405,7 +422,7 @@ class Lead:
 
 
 @attrs.frozen(kw_only=True)
-class ListMetadata:
+class ListMetadata(WireModel):
     """Lead-list pagination metadata (``_metadata``, documented as ``get_metadata``)."""
 
     collection: str | None = None
@@ -421,7 +438,7 @@ class ListMetadata:
 
 
 @attrs.frozen(kw_only=True)
-class CustomRoleAssignee:
+class CustomRoleAssignee(WireModel):
     """A routed assignee in a routing preview (schema ``CustomRoleAssignee``)."""
 
     agent_full_name: str | None = None
@@ -439,7 +456,7 @@ class CustomRoleAssignee:
 
 
 @attrs.frozen(kw_only=True)
-class RoutingPreview:
+class RoutingPreview(WireModel):
     """Who routing would pick for a hypothetical lead (schema ``LeadCustomRoleAssigneeInfo``). Source: POST /v1.0/leads/assignee."""
 
     lead_id: int | None = None
@@ -455,7 +472,7 @@ class RoutingPreview:
 
 
 @attrs.frozen(kw_only=True)
-class AgentInfo:
+class AgentInfo(WireModel):
     """Agent profile details (schema ``AgentInfo``)."""
 
     license_id: str | None = None
@@ -473,7 +490,7 @@ class AgentInfo:
 
 
 @attrs.frozen(kw_only=True)
-class Office:
+class Office(WireModel):
     """An office / group (schema ``OfficeBo``)."""
 
     id: int | None = None
@@ -505,7 +522,7 @@ class Office:
 
 
 @attrs.frozen(kw_only=True)
-class User:
+class User(WireModel):
     """The authenticated team member (schema ``UserResponse``). Source: GET /v1.0/me."""
 
     id: int | None = None
@@ -589,7 +606,7 @@ class LeadCreate:
     """The groups the lead is in. Caution: Max limit 30 characters. If you exceed the limit, the import will succeed, but only import 30 characters in front. Deprecated, use segments instead."""
     segments: list[str] | None = None
     """The segments the lead is in. Caution: Max limit 30 characters. If you exceed the limit, the import will succeed, but only import 30 characters in front."""
-    tags: list[str] | None = None
+    tags: list[str] | list[LeadTagRef] | None = None
     """The tags associated with the lead. All existing tags will be updated based on this call. Caution: Max limit 64 characters. If you exceed the limit, the import will succeed, but only import 64 characters in front."""
     tags_add: list[str] | None = None
     """The tags associated with the lead. All existing tags will be retained, only add new tags based on this call. Caution: Max limit 64 characters. If you exceed the limit, the import will succeed, but only import 64 characters in front."""
@@ -686,7 +703,7 @@ class LeadUpdate:
     """The groups the lead is in Caution: Max limit 30 characters.If you exceed the limit,the import will success , but only import 30 characters in front. deprecated, use segments instead."""
     segments: list[str] | None = None
     """The segments the lead is in Caution: Max limit 30 characters.If you exceed the limit,the import will success , but only import 30 characters in front."""
-    tags: list[str] | None = None
+    tags: list[str] | list[LeadTagRef] | None = None
     """The tags associated with the lead. All existing tags will be updated based on this call Caution: Max limit 64 characters.If you exceed the limit,the import will success , but only import 64 characters in front."""
     tags_add: list[str] | None = None
     """The tags associated with the lead. All existing tags will be retained, only add new tags base on this call Caution: Max limit 64 characters. If you exceed the limit, the import will success, but only import 64 characters in front."""
@@ -753,7 +770,7 @@ class LeadCreateFields(TypedDict, total=False):
     stage: str | None
     groups: list[str] | None
     segments: list[str] | None
-    tags: list[str] | None
+    tags: Sequence[str] | Sequence[LeadTagRef] | Sequence[Mapping[str, str]] | None
     tags_add: list[str] | None
     source: str | None
     inquiry: LeadInquiry | None
@@ -806,7 +823,7 @@ class LeadUpdateFields(TypedDict, total=False):
     stage: str | None
     groups: list[str] | None
     segments: list[str] | None
-    tags: list[str] | None
+    tags: Sequence[str] | Sequence[LeadTagRef] | Sequence[Mapping[str, str]] | None
     tags_add: list[str] | None
     source: str | None
     inquiry: LeadInquiry | None

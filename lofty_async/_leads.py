@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import builtins
 import re
-from collections.abc import AsyncIterator, Hashable, Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Unpack, cast
 
@@ -21,6 +21,7 @@ from crm_core import (
 )
 from crm_core._decode import envelope_key, structure
 from crm_core._options import Transport
+from crm_core._pagination import CursorIterator, Page
 from crm_core._reconcile import Candidate, CreateLedger, ReconcileSettings, send_create_once
 from crm_core._validation import check_choice, check_int_range, check_positive_id, check_text
 
@@ -29,6 +30,7 @@ from ._lead_models import (
     Lead,
     LeadCreate,
     LeadCreateFields,
+    LeadTagRef,
     LeadTransaction,
     LeadUpdate,
     LeadUpdateFields,
@@ -37,7 +39,21 @@ from ._lead_models import (
     User,
 )
 
-__all__ = ["LEAD_SORTS", "LEAD_TYPES", "LeadAssignee", "LeadPage", "Leads", "check_lead_fields"]
+__all__ = [
+    "LEAD_SORTS",
+    "LEAD_TYPES",
+    "AssigneeUser",
+    "LeadAssignee",
+    "LeadAssignment",
+    "LeadIterator",
+    "LeadPage",
+    "Leads",
+    "RoutingRequest",
+    "build_assignment",
+    "build_lead_query",
+    "check_lead_fields",
+    "check_tags",
+]
 
 LEAD_TYPES: Mapping[int, str] = {
     -1: "Other",
@@ -101,6 +117,21 @@ class LeadAssignee:
 
 
 @attrs.frozen(kw_only=True)
+class AssigneeUser:
+    """One assignee by user ID, as seed 003 sends it: ``{"userId": 10000000514}``."""
+
+    user_id: int
+
+
+@attrs.frozen(kw_only=True)
+class LeadAssignment:
+    """The assignment body of the lead-management guide (seed 003):
+    ``{"assignees": [{"userId": 10000000514}]}``."""
+
+    assignees: list[AssigneeUser]
+
+
+@attrs.frozen(kw_only=True)
 class RoutingRequest:
     """A checked ``POST /v1.0/leads/assignee`` body (schema ``LeadAssigneeCheckRequest``)."""
 
@@ -133,6 +164,23 @@ class LeadPage:
     def scroll_id(self) -> str | None:
         """Cursor for the next page (``scrollId``)."""
         return None if self.metadata is None else self.metadata.scroll_id
+
+
+class LeadIterator(CursorIterator[Lead, str | None]):
+    """Leads from :meth:`Leads.iter`; ``async for`` over it.
+
+    Attributes:
+        cursor: The ``scrollId`` to resume from (see :class:`~crm_core.CursorIterator`);
+            ``None`` means the first page.
+        at_page_end: The lead just yielded was the last of its page (checkpoint now).
+        exhausted: Every page has been read.
+        pages_fetched: Requests made so far.
+    """
+
+    @property
+    def scroll_id(self) -> str | None:
+        """Where to resume: pass it back as ``leads.iter(..., scroll_id=...)``. Same as :attr:`cursor`."""
+        return self.cursor
 
 
 def _strings(field: str, value: object, *, max_length: int | None = None) -> list[str]:
@@ -203,19 +251,146 @@ def check_lead_fields(fields: Mapping[str, Any], *, creating: bool) -> None:
             check_choice("lead_transaction.transaction_type", transaction.transaction_type, _TRANSACTION_TYPES)
 
 
+_TAGS_ALLOWED = (
+    "a list of tag names (strings, as the spec documents) or of {'tagName': name} objects (as the guide sends)"
+)
+
+
+def check_tags(field: str, value: object) -> list[str] | list[LeadTagRef]:
+    """``tags`` in either documented form, checked element by element before sending.
+
+    Accepts a list of non-blank strings (the OpenAPI spec's ``array<string>``) or a list of
+    :class:`LeadTagRef` / ``{"tagName": name}`` mappings (the guide's and seed 003's form).
+
+    Raises:
+        ValidationError: not a list, an element of another type (e.g. an integer, which Lofty
+            would turn into a new tag name), a blank name, or both forms in one list; the
+            field is named with the element's index (``tags[1]``).
+    """
+    if isinstance(value, str | bytes) or not isinstance(value, Sequence):
+        raise ValidationError(field, value, _TAGS_ALLOWED)
+    names: list[str] = []
+    refs: list[LeadTagRef] = []
+    for index, item in enumerate(value):
+        where = f"{field}[{index}]"
+        if isinstance(item, str):
+            names.append(check_text(where, item))
+        elif isinstance(item, LeadTagRef):
+            refs.append(LeadTagRef(tag_name=check_text(f"{where}.tag_name", item.tag_name)))
+        elif isinstance(item, Mapping) and set(item) == {"tagName"}:
+            refs.append(LeadTagRef(tag_name=check_text(f"{where}.tagName", item["tagName"])))
+        else:
+            raise ValidationError(where, item, "a tag name (string) or a {'tagName': name} object")
+        if names and refs:
+            raise ValidationError(field, value, "one form for every tag: all strings, or all {'tagName': name} objects")
+    return refs if refs else names
+
+
 def _build(cls: type[Any], fields: Mapping[str, Any], *, creating: bool) -> Any:
     known = {a.name for a in attrs.fields(cls)}
     unknown = sorted(set(fields) - known)
     if unknown:
         raise ValidationError(unknown[0], fields[unknown[0]], f"a field of {cls.__name__}")
-    check_lead_fields(fields, creating=creating)
-    return cls(**fields)
+    checked = dict(fields)
+    if checked.get("tags") is not None:
+        checked["tags"] = check_tags("tags", checked["tags"])
+    check_lead_fields(checked, creating=creating)
+    return cls(**checked)
 
 
 def _join(values: Sequence[str] | str | None) -> str | None:
     if values is None:
         return None
     return values if isinstance(values, str) else ",".join(values)
+
+
+def build_lead_query(
+    *,
+    assigned_user_id: int | None = None,
+    stage: str | None = None,
+    source: str | None = None,
+    email: str | None = None,
+    phone: str | None = None,
+    key: str | None = None,
+    any_tags: Sequence[str] | None = None,
+    all_tags: Sequence[str] | None = None,
+    contacted: bool | None = None,
+    segments: Sequence[str] | None = None,
+    group_ids: int | None = None,
+    query_sub_group: bool | None = None,
+    languages: Sequence[str] | None = None,
+    precise_search: bool | None = None,
+    role_assignee_filters: str | None = None,
+    limit: int | None = None,
+    offset: int | None = None,
+    scroll_id: str | None = None,
+    sort: str | None = None,
+    desc: bool | None = None,
+) -> dict[str, Any]:
+    """Check GET /v1.0/leads filters (see :meth:`Leads.list`); return the query parameters.
+
+    Raises:
+        ValidationError: ``limit`` outside 1..100, bad ``sort``, ``offset`` or user ID.
+    """
+    if limit is not None:
+        check_int_range("limit", limit, 1, 100)
+    if offset is not None:
+        check_int_range("offset", offset, 0)
+    if sort is not None:
+        check_choice("sort", sort, LEAD_SORTS)
+    if assigned_user_id is not None:
+        check_positive_id("assigned_user_id", assigned_user_id)
+    params = {
+        "assignedUserId": assigned_user_id,
+        "stage": stage,
+        "source": source,
+        "email": email,
+        "phone": phone,
+        "key": key,
+        "anyTags": _join(any_tags),
+        "allTags": _join(all_tags),
+        "contacted": contacted,
+        "segments": _join(segments),
+        "groupIds": group_ids,
+        "querySubGroup": query_sub_group,
+        "languages": _join(languages),
+        "preciseSearchFlag": precise_search,
+        "roleAssigneeFilters": role_assignee_filters,
+        "limit": limit,
+        "offset": offset,
+        "scrollId": scroll_id,
+        "sort": sort,
+        "desc": desc,
+    }
+    return params
+
+
+def build_assignment(
+    assignees: Sequence[LeadAssignee | str] | None = None, *, user_ids: Sequence[int] | None = None
+) -> LeadAssignment | list[LeadAssignee]:
+    """Check :meth:`Leads.assign` arguments; return the body model of the form asked for.
+
+    Raises:
+        ValidationError: both or neither form, an empty list, a bad role, account or user ID.
+    """
+    if user_ids is not None:
+        if assignees is not None:
+            raise ValidationError("user_ids", user_ids, "either user_ids or assignees, not both")
+        if isinstance(user_ids, str | bytes) or not isinstance(user_ids, Sequence) or not user_ids:
+            raise ValidationError("user_ids", user_ids, "a non-empty list of user IDs")
+        users = [AssigneeUser(user_id=check_positive_id(f"user_ids[{i}]", u)) for i, u in enumerate(user_ids)]
+        return LeadAssignment(assignees=users)
+    if isinstance(assignees, str) or not assignees:
+        raise ValidationError(
+            "assignees", assignees, "a non-empty list of LeadAssignee or account emails (or pass user_ids=)"
+        )
+    entries: list[LeadAssignee] = []
+    for item in assignees:
+        entry = LeadAssignee(role="Agent", assignee=item) if isinstance(item, str) else item
+        check_choice("assignees.role", entry.role, _ROLES)
+        check_text("assignees.assignee", entry.assignee)
+        entries.append(entry)
+    return entries
 
 
 @attrs.frozen(kw_only=True)
@@ -380,36 +555,28 @@ class Leads:
             ValidationError: ``limit`` outside 1..100, bad ``sort`` or ``offset`` (nothing sent).
             BadRequestError: refused by Lofty (``LIMIT_NOT_VALID``).
         """
-        if limit is not None:
-            check_int_range("limit", limit, 1, 100)
-        if offset is not None:
-            check_int_range("offset", offset, 0)
-        if sort is not None:
-            check_choice("sort", sort, LEAD_SORTS)
-        if assigned_user_id is not None:
-            check_positive_id("assigned_user_id", assigned_user_id)
-        params = {
-            "assignedUserId": assigned_user_id,
-            "stage": stage,
-            "source": source,
-            "email": email,
-            "phone": phone,
-            "key": key,
-            "anyTags": _join(any_tags),
-            "allTags": _join(all_tags),
-            "contacted": contacted,
-            "segments": _join(segments),
-            "groupIds": group_ids,
-            "querySubGroup": query_sub_group,
-            "languages": _join(languages),
-            "preciseSearchFlag": precise_search,
-            "roleAssigneeFilters": role_assignee_filters,
-            "limit": limit,
-            "offset": offset,
-            "scrollId": scroll_id,
-            "sort": sort,
-            "desc": desc,
-        }
+        params = build_lead_query(
+            assigned_user_id=assigned_user_id,
+            stage=stage,
+            source=source,
+            email=email,
+            phone=phone,
+            key=key,
+            any_tags=any_tags,
+            all_tags=all_tags,
+            contacted=contacted,
+            segments=segments,
+            group_ids=group_ids,
+            query_sub_group=query_sub_group,
+            languages=languages,
+            precise_search=precise_search,
+            role_assignee_filters=role_assignee_filters,
+            limit=limit,
+            offset=offset,
+            scroll_id=scroll_id,
+            sort=sort,
+            desc=desc,
+        )
         response = await self.session.send(
             Request(method="GET", path="/v1.0/leads", operation="leads.list", kind=RequestKind.READ, params=params)
         )
@@ -419,28 +586,51 @@ class Leads:
         metadata = None if raw_meta is None else structure(self.converter, raw_meta, ListMetadata, response)
         return LeadPage(leads=leads, metadata=metadata)
 
-    async def iter(self, *, page_size: int = 100, **filters: Any) -> AsyncIterator[Lead]:
-        """Every lead matching the filters, following the ``scrollId`` cursor.
+    def iter(self, *, page_size: int = 100, scroll_id: str | None = None, **filters: Any) -> LeadIterator:
+        """Every lead matching the filters, following the ``scrollId`` cursor; resumable.
 
         Source: GET /v1.0/leads (first page with the filters, then ``scrollId`` of each page)
 
+        Example (a sync worker that checkpoints)::
+
+            leads = lofty.leads.iter(page_size=100, scroll_id=load_checkpoint())
+            async for lead in leads:
+                await handle(lead)                 # idempotent: a page may be seen twice
+                if leads.at_page_end:
+                    save_checkpoint(leads.scroll_id)
+
         Args:
             page_size: Leads per request, 1 to 100.
-            filters: Any :meth:`list` filter except ``limit``, ``offset`` and ``scroll_id``.
+            scroll_id: Resume from a saved :attr:`LeadIterator.scroll_id` (``None``: from the
+                first page). How long Lofty keeps a ``scrollId`` valid is not documented
+                (lofty_api.md [GAP]); an expired one is answered as the server decides.
+            filters: Any :meth:`list` filter except ``limit`` and ``offset``.
+
+        Returns:
+            A :class:`LeadIterator` (``async for``); its ``scroll_id`` is where to resume.
+
+        Raises:
+            ValidationError: ``limit``/``offset`` given, or a bad ``page_size`` (at the call,
+                nothing sent).
         """
-        for reserved in ("limit", "offset", "scroll_id"):
+        for reserved in ("limit", "offset"):
             if reserved in filters:
                 raise ValidationError(reserved, filters[reserved], "not set: iter() pages by itself")
-        page = await self.list(limit=page_size, **filters)
+        check_int_range("page_size", page_size, 1, 100)
+        if scroll_id is not None:
+            check_text("scroll_id", scroll_id)
         seen = 0
-        while True:
-            for lead in page.leads:
-                yield lead
+
+        async def fetch(cursor: str | None) -> Page[Lead, str | None]:
+            nonlocal seen
+            page = await self.list(limit=page_size, scroll_id=cursor, **filters)
             seen += len(page.leads)
-            done = not page.leads or page.scroll_id is None or (page.total is not None and seen >= page.total)
-            if done:
-                return
-            page = await self.list(limit=page_size, scroll_id=page.scroll_id, **filters)
+            has_more = (
+                bool(page.leads) and page.scroll_id is not None and not (page.total is not None and seen >= page.total)
+            )
+            return Page(items=page.leads, cursor=cursor, next_cursor=page.scroll_id, has_more=has_more)
+
+        return LeadIterator(fetch, scroll_id)
 
     async def update(self, lead_id: int, **fields: Unpack[LeadUpdateFields]) -> int:
         """Change a lead; only the fields given are sent.
@@ -469,30 +659,38 @@ class Leads:
         )
         return record_id(response, "leadId")
 
-    async def assign(self, lead_id: int, assignees: Sequence[LeadAssignee | str]) -> int:
-        """Assign a lead to team members.
+    async def assign(
+        self,
+        lead_id: int,
+        assignees: Sequence[LeadAssignee | str] | None = None,
+        *,
+        user_ids: Sequence[int] | None = None,
+    ) -> int:
+        """Assign a lead to team members, by user ID or by role and account.
 
-        Source: POST /v1.0/leads/{leadId}/assignment  (body: a JSON array of
-        ``{"role", "assignee"}``)
+        Source: POST /v1.0/leads/{leadId}/assignment  (answers ``{"leadId": n}``)
+
+        Two body forms are documented, and each is sent exactly as its source shows:
+
+        * ``user_ids=[10000000514]`` sends ``{"assignees": [{"userId": 10000000514}]}``: the
+          form of Lofty's lead-management guide (seed 003).
+        * ``assignees=[LeadAssignee(role="Agent", assignee="info@lofty-mail.me")]`` sends
+          ``[{"role": "Agent", "assignee": "info@lofty-mail.me"}]``: the OpenAPI spec's form
+          (schema ``LeadAssigineeRequest``), which names members by account (login email).
 
         Args:
             lead_id: The lead's ID.
-            assignees: :class:`LeadAssignee` items, or plain strings meaning
-                ``LeadAssignee(role="Agent", assignee=<account>)``. The API identifies members
-                by account (login email), not by user ID.
+            assignees: Spec form: :class:`LeadAssignee` items, or plain strings meaning
+                ``LeadAssignee(role="Agent", assignee=<account>)``.
+            user_ids: Guide form: team members' user IDs (``User.member_user_id``).
 
         Raises:
-            ValidationError: empty list, bad role or account (nothing sent).
+            ValidationError: both or neither of ``assignees`` and ``user_ids``, an empty list,
+                a bad role, account or user ID (nothing sent).
+            APIResponseValidationError: a 2xx without a usable ``leadId``.
         """
         lead_id = check_positive_id("lead_id", lead_id)
-        if isinstance(assignees, str) or not assignees:
-            raise ValidationError("assignees", assignees, "a non-empty list of LeadAssignee or account emails")
-        body = []
-        for item in assignees:
-            entry = LeadAssignee(role="Agent", assignee=item) if isinstance(item, str) else item
-            check_choice("assignees.role", entry.role, _ROLES)
-            check_text("assignees.assignee", entry.assignee)
-            body.append({"role": entry.role, "assignee": entry.assignee})
+        body = self.converter.unstructure(build_assignment(assignees, user_ids=user_ids))
         response = await self.session.send(
             Request(
                 method="POST",

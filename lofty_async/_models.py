@@ -6,11 +6,13 @@ from datetime import datetime
 
 import attrs
 
+from crm_core._converter import WireModel
+
 __all__ = ["Task"]
 
 
 @attrs.frozen(kw_only=True)
-class Task:
+class Task(WireModel):
     """A V2 task or appointment (schema ``TaskResponseV2``).
 
     Source: GET /v2.0/tasks, GET /v2.0/tasks/{taskId}, GET /v2.0/tasks/my-tasks.

@@ -9,7 +9,6 @@ from __future__ import annotations
 import builtins
 from collections.abc import (
     AsyncIterable,
-    AsyncIterator,
     Awaitable,
     Callable,
     Hashable,
@@ -36,6 +35,7 @@ from crm_core._converter import same_instant_at_precision
 from crm_core._decode import envelope_key, structure
 from crm_core._journal import Journal
 from crm_core._options import Transport
+from crm_core._pagination import CursorIterator, Page
 from crm_core._reconcile import Candidate, CreateLedger, ReconcileSettings, send_create_once
 from crm_core._validation import (
     check_choice,
@@ -54,6 +54,7 @@ __all__ = [
     "ASSIGNED_ROLES",
     "CREATE_FIELDS",
     "TASK_TYPES",
+    "MyTasksIterator",
     "TaskCreate",
     "TaskUpdate",
     "Tasks",
@@ -478,33 +479,48 @@ class Tasks:
         )
         return message_of(response.data)
 
-    async def my_tasks(
+    def my_tasks(
         self,
         *,
         user_id: int | None = None,
         limit: int = 10,
         time_zone_code: str | None = None,
-    ) -> AsyncIterator[Task]:
-        """Every task and appointment assigned to the caller, newest start first.
+        current_id: int = 0,
+    ) -> MyTasksIterator:
+        """Every task and appointment assigned to the caller, newest start first; resumable.
 
         Source: GET /v2.0/tasks/my-tasks, following the ``currentId`` cursor (the last
         returned item's ``id``) until a page comes back short.
+
+        Example::
+
+            tasks = lofty.tasks.my_tasks(limit=100, current_id=saved or 0)
+            async for task in tasks:
+                await handle(task)
+                save(tasks.current_id)   # after each item: resuming repeats at most one page
 
         Args:
             user_id: Another user's ID (default: the authenticated user).
             limit: Page size, 1 to 100.
             time_zone_code: IANA zone the server formats times in.
+            current_id: Resume from a saved :attr:`MyTasksIterator.current_id` (0: from the
+                start).
+
+        Returns:
+            A :class:`MyTasksIterator` (``async for``); its ``current_id`` is where to resume.
 
         Raises:
-            ValidationError: bad ``limit``, ``user_id`` or zone (nothing sent).
+            ValidationError: bad ``limit``, ``user_id``, zone or ``current_id`` (at the call,
+                nothing sent).
         """
         limit = check_int_range("limit", limit, 1, 100)
         if user_id is not None:
             user_id = check_positive_id("user_id", user_id)
         if time_zone_code is not None:
             time_zone_code = check_time_zone("time_zone_code", time_zone_code)
-        current_id = 0
-        while True:
+        start = check_int_range("current_id", current_id, 0)
+
+        async def fetch(cursor: int) -> Page[Task, int]:
             response = await self.session.send(
                 Request(
                     method="GET",
@@ -513,18 +529,18 @@ class Tasks:
                     kind=RequestKind.READ,
                     params={
                         "userId": user_id,
-                        "currentId": current_id,
+                        "currentId": cursor,
                         "limit": limit,
                         "timeZoneCode": time_zone_code,
                     },
                 )
             )
             page = structure(self.converter, envelope_key(response, "tasks"), builtins.list[Task], response)
-            for task in page:
-                yield task
-            if len(page) < limit or page[-1].id is None or page[-1].id == current_id:
-                return
-            current_id = page[-1].id
+            last = page[-1].id if page else None
+            has_more = len(page) >= limit and last is not None and last != cursor
+            return Page(items=page, cursor=cursor, next_cursor=cursor if last is None else last, has_more=has_more)
+
+        return MyTasksIterator(fetch, start)
 
     async def create_many(
         self,
@@ -586,6 +602,22 @@ class Tasks:
             journal=journal,
             clock=self.session.clock,
         )
+
+
+class MyTasksIterator(CursorIterator[Task, int]):
+    """Tasks from :meth:`Tasks.my_tasks`; ``async for`` over it.
+
+    Attributes:
+        cursor: The ``currentId`` to resume from (see :class:`~crm_core.CursorIterator`).
+        at_page_end: The task just yielded was the last of its page.
+        exhausted: Every page has been read.
+        pages_fetched: Requests made so far.
+    """
+
+    @property
+    def current_id(self) -> int:
+        """Where to resume: pass it back as ``my_tasks(..., current_id=...)``. Same as :attr:`cursor`."""
+        return self.cursor
 
 
 def message_of(data: Any) -> str:

@@ -16,7 +16,7 @@ import attrs
 import cattrs
 
 from crm_core import HTTPSession, Request, RequestKind, ValidationError
-from crm_core._converter import same_instant_at_precision
+from crm_core._converter import WireModel, same_instant_at_precision
 from crm_core._decode import envelope_key, structure
 from crm_core._options import Transport
 from crm_core._reconcile import Candidate, CreateLedger, ReconcileSettings, send_create_once
@@ -40,7 +40,7 @@ _ROLES = ("Agent", "Assistant")
 
 
 @attrs.frozen(kw_only=True)
-class TaskV1:
+class TaskV1(WireModel):
     """A V1 task (schema ``TaskResponse``). Source: GET /v1.0/tasks, GET /v1.0/tasks/{taskId}.
 
     V2 equivalent: :class:`~lofty_async.Task`.
@@ -79,7 +79,7 @@ class TaskV1:
 
 
 @attrs.frozen(kw_only=True)
-class Appointment:
+class Appointment(WireModel):
     """A V1 appointment (schema ``Appointment``). Source: GET /v1.0/appts.
 
     V2 equivalent: :class:`~lofty_async.CalendarEvent` of type ``APPOINTMENT``.

@@ -19,6 +19,7 @@ import cattrs
 from aiohttp import web
 
 from crm_core import HTTPSession, Request, RequestKind, ValidationError
+from crm_core._converter import WireModel
 from crm_core._decode import structure
 from crm_core._options import Transport
 from crm_core._reconcile import Candidate, CreateLedger, ReconcileSettings, send_create_once
@@ -57,7 +58,7 @@ WEBHOOK_EVENTS: Mapping[int, str] = {
 
 
 @attrs.frozen(kw_only=True)
-class Webhook:
+class Webhook(WireModel):
     """A subscription (schema ``WebhookResponse``). Source: POST /v1.0/webhook, GET /v1.0/webhooks."""
 
     subscribe_id: int

@@ -1,18 +1,17 @@
 """``superfone-async``: order-preserving bulk task import and a local sandbox.
 
-The real API's key comes from ``SUPERFONE_API_KEY`` (sent as ``x-api-key``); it is never printed.
+The real API's key comes from ``SUPERFONE_API_KEY`` (sent as ``x-api-key``); it is never printed,
+surrounding whitespace is removed (with a note) and control characters are refused before
+anything is sent.
 Rows of the same lead are created in file order (creating a non-reminder task completes the
 lead's open one), while different leads run in parallel.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Hashable, Mapping
 from pathlib import Path
 from typing import Any
-
-import click
 
 from crm_core._cli import CLISpec, make_cli
 from crm_core._importjob import CreateMany, ImportTarget
@@ -40,15 +39,8 @@ TARGET = ImportTarget(
 )
 
 
-def _client_from_env(base_url: str, options: dict[str, Any]) -> SuperfoneClient:
-    api_key = os.environ.get("SUPERFONE_API_KEY")
-    if not api_key:
-        raise click.UsageError("set SUPERFONE_API_KEY, or pass --sandbox to use the local emulator")
-    return SuperfoneClient(api_key=api_key, base_url=base_url, **options)
-
-
-def _sandbox_client(url: str, options: dict[str, Any]) -> SuperfoneClient:
-    return SuperfoneClient(api_key=SANDBOX_API_KEY, base_url=url, **options)
+def _client(base_url: str, variable: str, secret: str, options: dict[str, Any]) -> SuperfoneClient:
+    return SuperfoneClient(api_key=secret, base_url=base_url, **options)
 
 
 def _emulator(state: Path | None, faults: FaultPlan | None, rate: FixedWindowRateLimit | None) -> SuperfoneEmulator:
@@ -66,11 +58,11 @@ main = make_cli(
         prog="superfone-async",
         api="Superfone",
         target=TARGET,
-        credentials_help="SUPERFONE_API_KEY",
+        credential_variables=("SUPERFONE_API_KEY",),
         default_base_url=DEFAULT_BASE_URL,
         default_sandbox_rate="off",
-        client_from_env=_client_from_env,
-        sandbox_client=_sandbox_client,
+        make_client=_client,
+        sandbox_credential=("SUPERFONE_API_KEY", SANDBOX_API_KEY),
         make_emulator=_emulator,
         create_many=_create_many,
         sandbox_credentials=f"API key: {SANDBOX_API_KEY}  (header 'x-api-key: {SANDBOX_API_KEY}')",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from types import TracebackType
 
@@ -9,16 +10,18 @@ import aiohttp
 
 from crm_core import AIMDConfig, Clock, Dialect, EventHook, RateLimiter, RetryBudget, RetryPolicy, StaticAuth
 from crm_core._client import ClientCore, RateLimit
+from crm_core._options import RequestOptions, SessionView, Transport
 from crm_core._reconcile import ReconcileSettings
 
 from ._errors import parse_error, unwrap
 from ._leads import Catalog, Leads
 from ._models import Label, LeadGroup, LeadStage, Product, SourceType
+from ._raw import CatalogWithRawResponse, LeadsWithRawResponse, TasksWithRawResponse
 from ._tasks import Tasks
 from ._version import __version__
 from ._wire import install_hooks
 
-__all__ = ["DEFAULT_BASE_URL", "DEFAULT_RATE_LIMIT", "SuperfoneClient"]
+__all__ = ["DEFAULT_BASE_URL", "DEFAULT_RATE_LIMIT", "SuperfoneClient", "SuperfoneClientWithRawResponse"]
 
 DEFAULT_BASE_URL = "https://prod-api.superfone.co.in/superfone"
 
@@ -105,31 +108,94 @@ class SuperfoneClient:
             seed=seed,
             strict_responses=strict_responses,
         )
-        http, converter = self._core.http, install_hooks(self._core.converter)
-        self.tasks = Tasks(http=http, converter=converter, ledger=self._core.ledger, reconcile=self._core.reconcile)
+        install_hooks(self._core.converter)
+        self._view = SessionView(self._core.http)
+        self._is_view = False
+        self._bind(self._view)
+
+    def _bind(self, session: Transport) -> None:
+        """(Re)build the resources over ``session`` (the client's view or a ``with_options`` one)."""
+        core = self._core
+        converter = core.converter
+        self.tasks = Tasks(session=session, converter=converter, ledger=core.ledger, reconcile=core.reconcile)
         """Tasks on a lead: ``/enterprise/api/lead/{lead_id}/task``."""
-        self.leads = Leads(http=http, converter=converter)
+        self.leads = Leads(session=session, converter=converter)
         """Leads: ``/enterprise/api/lead``."""
         self.source_types: Catalog[SourceType] = Catalog(
-            http=http, converter=converter, path="/enterprise/api/source-type", model=SourceType, name="source_types"
+            session=session,
+            converter=converter,
+            path="/enterprise/api/source-type",
+            model=SourceType,
+            name="source_types",
         )
         """GET /enterprise/api/source-type."""
         self.labels: Catalog[Label] = Catalog(
-            http=http, converter=converter, path="/enterprise/api/label", model=Label, name="labels"
+            session=session, converter=converter, path="/enterprise/api/label", model=Label, name="labels"
         )
         """GET /enterprise/api/label."""
         self.lead_stages: Catalog[LeadStage] = Catalog(
-            http=http, converter=converter, path="/enterprise/api/lead-stage", model=LeadStage, name="lead_stages"
+            session=session, converter=converter, path="/enterprise/api/lead-stage", model=LeadStage, name="lead_stages"
         )
         """GET /enterprise/api/lead-stage."""
         self.lead_groups: Catalog[LeadGroup] = Catalog(
-            http=http, converter=converter, path="/enterprise/api/lead-group", model=LeadGroup, name="lead_groups"
+            session=session, converter=converter, path="/enterprise/api/lead-group", model=LeadGroup, name="lead_groups"
         )
         """GET /enterprise/api/lead-group."""
         self.products: Catalog[Product] = Catalog(
-            http=http, converter=converter, path="/enterprise/api/product", model=Product, name="products"
+            session=session, converter=converter, path="/enterprise/api/product", model=Product, name="products"
         )
         """GET /enterprise/api/product."""
+
+    def with_options(
+        self,
+        *,
+        timeout: float | None = None,
+        retry: RetryPolicy | None = None,
+        max_concurrency: int | None = None,
+    ) -> SuperfoneClient:
+        """A view of this client with other settings, for one call or one part of an app.
+
+        The view shares everything that must be shared: the aiohttp session and its
+        connections, the rate limiter (and its AIMD state), the client's concurrency limit, the
+        retry budget, the create ledger and the converter. Only how its own calls are made
+        changes. Closing a view does nothing; close the original client.
+
+        Example::
+
+            quick = sf.with_options(timeout=5, retry=RetryPolicy(max_retries=0))
+            lead = await quick.leads.get(phone="+918000000001")
+            await sf.with_options(max_concurrency=2).tasks.create_many(rows)
+
+        Args:
+            timeout: Per-attempt time limit for the view's calls, seconds (> 0).
+            retry: Retry policy for the view's calls.
+            max_concurrency: The most calls of this view in flight at once (>= 1); the
+                client's own ``max_concurrency`` still caps all views together.
+
+        Returns:
+            A :class:`SuperfoneClient` view; options not given keep this client's (or view's).
+
+        Raises:
+            ValueError: a ``timeout`` <= 0 or a ``max_concurrency`` < 1.
+        """
+        options = RequestOptions(timeout=timeout, retry=retry, max_concurrency=max_concurrency)
+        view = copy.copy(self)
+        view._view = self._view.with_options(options)
+        view._is_view = True
+        view._bind(view._view)
+        return view
+
+    @property
+    def with_raw_response(self) -> SuperfoneClientWithRawResponse:
+        """This client, with every coroutine method returning a :class:`~crm_core.RawResponse`.
+
+        ``raw = await sf.with_raw_response.leads.get(phone="+918000000001")`` sends the one
+        request ``sf.leads.get`` sends and returns ``raw.parsed`` (the :class:`Lead`),
+        ``raw.status``, ``raw.headers`` and ``raw.http_response``. Works on views
+        (``sf.with_options(...).with_raw_response``). Iterators (``tasks.iter``, catalog
+        ``iter``) are passed through unchanged.
+        """
+        return SuperfoneClientWithRawResponse(self)
 
     @property
     def base_url(self) -> str:
@@ -145,8 +211,9 @@ class SuperfoneClient:
         return f"SuperfoneClient(base_url={self.base_url!r})"
 
     async def aclose(self) -> None:
-        """Close the HTTP session if the client created it."""
-        await self._core.aclose()
+        """Close the HTTP session if the client created it (a ``with_options`` view: no-op)."""
+        if not self._is_view:
+            await self._core.aclose()
 
     async def __aenter__(self) -> SuperfoneClient:
         return self
@@ -155,3 +222,17 @@ class SuperfoneClient:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.aclose()
+
+
+class SuperfoneClientWithRawResponse:
+    """:class:`SuperfoneClient`'s resources, each coroutine method returning ``RawResponse[...]``
+    (see :attr:`SuperfoneClient.with_raw_response`)."""
+
+    def __init__(self, client: SuperfoneClient) -> None:
+        self.tasks = TasksWithRawResponse(client.tasks)
+        self.leads = LeadsWithRawResponse(client.leads)
+        self.source_types = CatalogWithRawResponse(client.source_types)
+        self.labels = CatalogWithRawResponse(client.labels)
+        self.lead_stages = CatalogWithRawResponse(client.lead_stages)
+        self.lead_groups = CatalogWithRawResponse(client.lead_groups)
+        self.products = CatalogWithRawResponse(client.products)

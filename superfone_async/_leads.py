@@ -9,8 +9,9 @@ from typing import Any, Generic, TypeVar
 import attrs
 import cattrs
 
-from crm_core import HTTPSession, Request, RequestKind, ValidationError
+from crm_core import Request, RequestKind, ValidationError
 from crm_core._decode import structure
+from crm_core._options import Transport
 from crm_core._validation import check_int_range, check_text
 
 from ._models import Address, Lead, Page
@@ -175,12 +176,12 @@ class Leads:
     """Superfone leads. Reach it as ``client.leads``.
 
     Attributes:
-        http: The session every call goes through.
+        session: Sends the requests (the client's session, or a view from ``client.with_options``).
         converter: Decodes responses into models.
     """
 
-    _http: HTTPSession
-    _converter: cattrs.Converter = attrs.field(repr=False)
+    session: Transport
+    converter: cattrs.Converter = attrs.field(repr=False)
 
     async def upsert(
         self,
@@ -269,12 +270,12 @@ class Leads:
             customer_note=customer_note,
         )
         kind = RequestKind.CREATE if customer_note is not None else RequestKind.IDEMPOTENT
-        response = await self._http.send(
+        response = await self.session.send(
             Request(
                 method="POST", path="/enterprise/api/lead", operation="leads.upsert", kind=kind, json=checked.body()
             )
         )
-        return structure(self._converter, response.data, Lead, response)
+        return structure(self.converter, response.data, Lead, response)
 
     async def get(self, *, phone: str) -> Lead:
         """The lead with this phone (primary or secondary).
@@ -286,7 +287,7 @@ class Leads:
             NotFoundError: no lead has this phone.
         """
         phone = check_e164("phone", phone)
-        response = await self._http.send(
+        response = await self.session.send(
             Request(
                 method="GET",
                 path="/enterprise/api/lead",
@@ -295,7 +296,7 @@ class Leads:
                 params={"phone": phone},
             )
         )
-        return structure(self._converter, response.data, Lead, response)
+        return structure(self.converter, response.data, Lead, response)
 
 
 @attrs.frozen(kw_only=True)
@@ -303,18 +304,18 @@ class Catalog(Generic[T]):
     """A read-only catalog (source types, labels, stages, groups, products).
 
     Attributes:
-        http: The session every call goes through.
+        session: Sends the requests (the client's session, or a view from ``client.with_options``).
         converter: Decodes responses into models.
         path: Endpoint path (``/enterprise/api/label``).
         model: Row model.
         name: Short name for logs (``"labels"``).
     """
 
-    _http: HTTPSession
-    _converter: cattrs.Converter = attrs.field(repr=False)
-    _path: str
-    _model: type[T]
-    _name: str
+    session: Transport
+    converter: cattrs.Converter = attrs.field(repr=False)
+    path: str
+    model: type[T]
+    name: str
 
     async def list(self, *, text: str | None = None, page: int = 1, page_size: int = 50) -> Page[T]:
         """One page of rows, optionally filtered by a case-insensitive substring of ``title``.
@@ -331,16 +332,16 @@ class Catalog(Generic[T]):
         """
         page = check_int_range("page", page, 1)
         page_size = check_int_range("page_size", page_size, 1)
-        response = await self._http.send(
+        response = await self.session.send(
             Request(
                 method="GET",
-                path=self._path,
-                operation=f"{self._name}.list",
+                path=self.path,
+                operation=f"{self.name}.list",
                 kind=RequestKind.READ,
                 params={"text": text, "page": page, "page_size": page_size},
             )
         )
-        return structure(self._converter, response.data, Page[self._model], response)  # type: ignore[name-defined]
+        return structure(self.converter, response.data, Page[self.model], response)  # type: ignore[name-defined]
 
     def iter(self, *, text: str | None = None, page_size: int = 50, start_page: int = 1) -> PageIterator[T]:
         """Every row, one page request at a time; resumable.

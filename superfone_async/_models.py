@@ -1,4 +1,9 @@
-"""Superfone Enterprise models (attrs, frozen). Wire names are snake_case, as the API's."""
+"""Superfone Enterprise models (attrs, frozen). Wire names are snake_case, as the API's.
+
+Every model keeps the response keys it does not know in ``extra`` (``{wire_name: value}``), so
+a field Superfone adds is not lost, and unstructuring gives it back. A client built with
+``strict_responses=True`` (tests) refuses such keys instead, so API drift fails a test.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,8 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 import attrs
+
+from ._wire import EXTRA
 
 __all__ = [
     "Address",
@@ -44,6 +51,9 @@ class Page(Generic[T]):
     current_page: int
     page_size: int
     total_items: int
+
+    extra: dict[str, Any] = attrs.field(factory=dict, metadata=EXTRA)
+    """Response keys this SDK does not know, kept as sent (``{wire_name: value}``)."""
 
     @property
     def next_page(self) -> int | None:
@@ -91,6 +101,8 @@ class Task:
     """Creation time (aware)."""
     updated_at: datetime | None = None
     """Last change (aware)."""
+    extra: dict[str, Any] = attrs.field(factory=dict, metadata=EXTRA)
+    """Response keys this SDK does not know, kept as sent (``{wire_name: value}``)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -102,6 +114,8 @@ class Address:
     initials: str | None = None
     latitude: float | None = None
     longitude: float | None = None
+    extra: dict[str, Any] = attrs.field(factory=dict, metadata=EXTRA)
+    """Response keys this SDK does not know, kept as sent (``{wire_name: value}``)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -110,6 +124,8 @@ class Phone:
 
     phone: str
     customer_id: int | None = None
+    extra: dict[str, Any] = attrs.field(factory=dict, metadata=EXTRA)
+    """Response keys this SDK does not know, kept as sent (``{wire_name: value}``)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -121,6 +137,8 @@ class LeadLabel:
     colour: str | None = None
     text_colour: str | None = None
     status: str | None = None
+    extra: dict[str, Any] = attrs.field(factory=dict, metadata=EXTRA)
+    """Response keys this SDK does not know, kept as sent (``{wire_name: value}``)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -133,6 +151,8 @@ class LeadStageRef:
     status: str | None = None
     type: str | None = None
     position: int | None = None
+    extra: dict[str, Any] = attrs.field(factory=dict, metadata=EXTRA)
+    """Response keys this SDK does not know, kept as sent (``{wire_name: value}``)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -144,6 +164,8 @@ class LeadGroupRef:
     org_id: int | None = None
     status: str | None = None
     type: str | None = None
+    extra: dict[str, Any] = attrs.field(factory=dict, metadata=EXTRA)
+    """Response keys this SDK does not know, kept as sent (``{wire_name: value}``)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -153,6 +175,8 @@ class AssigneeUser:
     id: int
     first_name: str | None = None
     last_name: str | None = None
+    extra: dict[str, Any] = attrs.field(factory=dict, metadata=EXTRA)
+    """Response keys this SDK does not know, kept as sent (``{wire_name: value}``)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -185,6 +209,8 @@ class Lead:
     lead_stage: LeadStageRef | None = None
     lead_group: LeadGroupRef | None = None
     assignee_user: AssigneeUser | None = None
+    extra: dict[str, Any] = attrs.field(factory=dict, metadata=EXTRA)
+    """Response keys this SDK does not know, kept as sent (``{wire_name: value}``)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -193,6 +219,8 @@ class SourceType:
 
     id: int
     title: str
+    extra: dict[str, Any] = attrs.field(factory=dict, metadata=EXTRA)
+    """Response keys this SDK does not know, kept as sent (``{wire_name: value}``)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -209,6 +237,8 @@ class Label:
     updated_by: int | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    extra: dict[str, Any] = attrs.field(factory=dict, metadata=EXTRA)
+    """Response keys this SDK does not know, kept as sent (``{wire_name: value}``)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -228,6 +258,8 @@ class LeadStage:
     updated_by: int | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    extra: dict[str, Any] = attrs.field(factory=dict, metadata=EXTRA)
+    """Response keys this SDK does not know, kept as sent (``{wire_name: value}``)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -243,6 +275,8 @@ class LeadGroup:
     updated_by: int | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    extra: dict[str, Any] = attrs.field(factory=dict, metadata=EXTRA)
+    """Response keys this SDK does not know, kept as sent (``{wire_name: value}``)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -263,3 +297,5 @@ class Product:
     updated_by: int | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    extra: dict[str, Any] = attrs.field(factory=dict, metadata=EXTRA)
+    """Response keys this SDK does not know, kept as sent (``{wire_name: value}``)."""

@@ -6,7 +6,7 @@ import builtins
 import re
 from collections.abc import AsyncIterable, Awaitable, Callable, Hashable, Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import attrs
 import cattrs
@@ -15,6 +15,7 @@ from crm_core import BulkSummary, HTTPSession, Request, RequestKind, RowResult, 
 from crm_core._bulk import CreateOptions, bulk_create
 from crm_core._decode import structure
 from crm_core._journal import Journal
+from crm_core._options import Transport
 from crm_core._reconcile import Candidate, CreateLedger, ReconcileSettings, send_create_once
 from crm_core._validation import check_int_range, check_positive_id, check_text, to_aware_datetime
 
@@ -165,16 +166,17 @@ class Tasks:
     """Superfone tasks on a lead. Reach it as ``client.tasks``.
 
     Attributes:
-        http: The session every call goes through (retries, pacing, concurrency).
+        session: Sends the requests: the client's session (retries, pacing, concurrency), or a
+            view from ``client.with_options``.
         converter: Decodes responses into models.
         ledger: Records of what this client created (exactly-once creates).
         reconcile: How ambiguous creates are settled.
     """
 
-    _http: HTTPSession
-    _converter: cattrs.Converter = attrs.field(repr=False)
-    _ledger: CreateLedger = attrs.field(repr=False)
-    _reconcile: ReconcileSettings = attrs.field(repr=False)
+    session: Transport
+    converter: cattrs.Converter = attrs.field(repr=False)
+    ledger: CreateLedger = attrs.field(repr=False)
+    reconcile: ReconcileSettings = attrs.field(repr=False)
 
     async def create(
         self,
@@ -227,7 +229,7 @@ class Tasks:
             due_date=due_date,
             notify_at=notify_at,
             customer_note=customer_note,
-            now=self._http.clock.time(),
+            now=self.session.clock.time(),
             allow_unknown=allow_unknown,
         )
         return await self.create_checked(payload, dedupe_key=dedupe_key, ledger=ledger)
@@ -252,10 +254,10 @@ class Tasks:
             kind=RequestKind.CREATE,
             json=payload.body(),
         )
-        sent_at = sent_at or datetime.fromtimestamp(self._http.clock.time(), UTC)
+        sent_at = sent_at or datetime.fromtimestamp(self.session.clock.time(), UTC)
 
         async def lookup() -> builtins.list[Candidate[Hashable, Task]]:
-            threshold = sent_at.timestamp() - self._reconcile.skew
+            threshold = sent_at.timestamp() - self.reconcile.skew
             found: builtins.list[Candidate[Hashable, Task]] = []
             async for task in self.iter(payload.lead_id):
                 if task.created_at is not None and task.created_at.timestamp() < threshold:
@@ -271,13 +273,13 @@ class Tasks:
             raise ValidationError("dedupe_key", dedupe_key, "a key whose task still exists")
 
         return await send_create_once(
-            self._http,
+            cast(HTTPSession, self.session),  # duck-typed: send, emit, url_for
             request,
-            decode=lambda response: structure(self._converter, response.data, Task, response),
+            decode=lambda response: structure(self.converter, response.data, Task, response),
             lookup=lookup,
             id_of=lambda task: task.id,
-            ledger=ledger or self._ledger,
-            settings=self._reconcile,
+            ledger=ledger or self.ledger,
+            settings=self.reconcile,
             sent_at=sent_at,
             dedupe_key=dedupe_key,
             known=known,
@@ -299,7 +301,7 @@ class Tasks:
             NotFoundError: ``"Lead not found"``.
         """
         lead_id = check_positive_id("lead_id", lead_id)
-        response = await self._http.send(
+        response = await self.session.send(
             Request(
                 method="POST",
                 path=_task_path(lead_id, "/complete"),
@@ -307,7 +309,7 @@ class Tasks:
                 kind=RequestKind.CREATE,
             )
         )
-        return structure(self._converter, response.data, Task, response)
+        return structure(self.converter, response.data, Task, response)
 
     async def list(self, lead_id: int, *, page: int = 1, page_size: int = MAX_PAGE_SIZE) -> Page[Task]:
         """One page of a lead's tasks, PENDING and COMPLETE, newest created first.
@@ -326,7 +328,7 @@ class Tasks:
         lead_id = check_positive_id("lead_id", lead_id)
         page = check_int_range("page", page, 1)
         page_size = check_int_range("page_size", page_size, 1, MAX_PAGE_SIZE)
-        response = await self._http.send(
+        response = await self.session.send(
             Request(
                 method="GET",
                 path=_task_path(lead_id),
@@ -335,7 +337,7 @@ class Tasks:
                 params={"page": page, "page_size": page_size},
             )
         )
-        return structure(self._converter, response.data, Page[Task], response)
+        return structure(self.converter, response.data, Page[Task], response)
 
     def iter(self, lead_id: int, *, page_size: int = MAX_PAGE_SIZE, start_page: int = 1) -> PageIterator[Task]:
         """Every task of a lead, newest first, one page request at a time; resumable.
@@ -402,7 +404,7 @@ class Tasks:
             if unknown:
                 raise ValidationError(unknown[0], row[unknown[0]], "one of the fields " + ", ".join(CREATE_FIELDS))
             fields = {name: row.get(name) for name in CREATE_FIELDS}
-            return build_task_create(**fields, now=self._http.clock.time(), allow_unknown=allow_unknown)
+            return build_task_create(**fields, now=self.session.clock.time(), allow_unknown=allow_unknown)
 
         async def create(payload: TaskCreate, options: CreateOptions) -> Task:
             return await self.create_checked(
@@ -422,11 +424,11 @@ class Tasks:
             build=build,
             create=create,
             id_of=lambda task: task.id,
-            ledger=ledger or self._ledger,
+            ledger=ledger or self.ledger,
             concurrency=concurrency,
             key=key or by_lead,
             on_result=on_result,
             time_budget=time_budget,
             journal=journal,
-            clock=self._http.clock,
+            clock=self.session.clock,
         )

@@ -9,18 +9,20 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+import typing
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import attrs
 import cattrs
-from cattrs.gen import make_dict_unstructure_fn, override
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
-from crm_core._converter import make_converter
+from crm_core._converter import format_utc_z, make_converter, same_instant_at_precision
 
 __all__ = [
     "BODY_CONVERTER",
+    "EXTRA",
     "UNSET",
     "Unset",
     "install_hooks",
@@ -45,8 +47,7 @@ class Unset(enum.Enum):
 UNSET = Unset.UNSET
 """Default of the nullable upsert fields: not sent (``None`` sends ``null``, which clears)."""
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
+_MILLISECOND = timedelta(milliseconds=1)
 
 
 def record_id(value: object) -> int:
@@ -72,45 +73,114 @@ def _structure_int(value: Any, _: Any) -> int:
 
 
 def install_hooks(converter: cattrs.Converter) -> cattrs.Converter:
-    """Make ``converter`` Superfone-strict: every ``int`` field is a whole JSON number.
+    """Superfone's hooks on a client's response converter.
+
+    * Every ``int`` field is a whole JSON number: a 2xx whose ``id`` is ``"abc"``, ``null`` or
+      ``12.9`` fails to decode, which the SDK reports as
+      :class:`~crm_core.APIResponseValidationError` (outcome ``PROCESSED``).
+    * Models with an :func:`extra_field` keep unknown response keys there, and unstructure them
+      back (a round trip loses nothing); a strict converter (``strict_responses=True``, for
+      tests) still refuses them.
+    * Datetimes unstructure as UTC with ``Z`` (:func:`utc_z`), the form Superfone reads and writes.
 
     Install before the converter first structures a model (hooks are compiled on first use).
-    A 2xx whose ``id`` is ``"abc"``, ``null`` or ``12.9`` then fails to decode, which the SDK
-    reports as :class:`~crm_core.APIResponseValidationError` (outcome ``PROCESSED``).
     """
     default_bool = converter.get_structure_hook(bool)
     converter.register_structure_hook(int, _structure_int)
     converter.register_structure_hook(bool, default_bool)  # bool subclasses int: keep its own hook
+    converter.register_unstructure_hook(datetime, format_utc_z)
+    _keep_extra(converter, omit_none=False)
     return converter
 
 
+# -- unknown response fields -------------------------------------------------------------------
+
+
+EXTRA: Mapping[str, Any] = {"extra": True}
+"""Field metadata: this ``dict`` field keeps the model's unknown response keys (``{wire_name: value}``)."""
+
+
+def _origin(cls: Any) -> Any:
+    return typing.get_origin(cls) or cls
+
+
+def _extra_attribute(cls: Any) -> attrs.Attribute[Any] | None:
+    origin = _origin(cls)
+    if not (isinstance(origin, type) and attrs.has(origin)):
+        return None
+    return next((a for a in attrs.fields(origin) if a.metadata.get("extra")), None)
+
+
+def _wire_name(attribute: attrs.Attribute[Any]) -> str:
+    return str(attribute.metadata.get("wire") or attribute.name)
+
+
+def _keep_extra(converter: cattrs.Converter, *, omit_none: bool) -> None:
+    strict = converter.forbid_extra_keys
+
+    def structure_factory(cls: Any) -> Callable[[Any, Any], Any]:
+        extra = _extra_attribute(cls)
+        assert extra is not None
+        known = [a for a in attrs.fields(_origin(cls)) if a is not extra]
+        overrides: dict[str, Any] = {a.name: override(rename=_wire_name(a)) for a in known}
+        overrides[extra.name] = override(omit=True)
+        base = make_dict_structure_fn(cls, converter, _cattrs_forbid_extra_keys=False, **overrides)
+        names = frozenset(_wire_name(a) for a in known)
+        alias = extra.alias or extra.name
+
+        def structure(data: Any, type_: Any) -> Any:
+            value = base(data, type_)
+            unknown = {k: v for k, v in data.items() if k not in names} if isinstance(data, Mapping) else {}
+            if not unknown:
+                return value
+            if strict:
+                error = cattrs.ForbiddenExtraKeysError(None, _origin(cls), set(unknown))
+                raise cattrs.ClassValidationError(f"While structuring {_origin(cls).__name__}", [error], cls)
+            return attrs.evolve(value, **{alias: unknown})
+
+        return structure
+
+    def unstructure_factory(cls: Any) -> Callable[[Any], dict[str, Any]]:
+        extra = _extra_attribute(cls)
+        assert extra is not None
+        known = [a for a in attrs.fields(_origin(cls)) if a is not extra]
+        overrides: dict[str, Any] = {
+            a.name: override(rename=_wire_name(a), omit_if_default=omit_none and a.default is None) for a in known
+        }
+        overrides[extra.name] = override(omit=True)
+        base = make_dict_unstructure_fn(cls, converter, **overrides)
+        order = [_wire_name(a) for a in known]
+
+        def unstructure(value: Any) -> dict[str, Any]:
+            data = base(value)
+            out = {key: data[key] for key in order if key in data}
+            out.update({k: v for k, v in getattr(value, extra.name).items() if k not in out})
+            return out
+
+        return unstructure
+
+    converter.register_structure_hook_factory(lambda cls: _extra_attribute(cls) is not None, structure_factory)
+    converter.register_unstructure_hook_factory(lambda cls: _extra_attribute(cls) is not None, unstructure_factory)
+
+
 def utc_z(value: datetime) -> str:
-    """An aware datetime as Superfone writes times: UTC with ``Z``, milliseconds when not whole.
+    """An aware datetime as Superfone reads times: UTC with ``Z``, milliseconds when not whole.
 
     ``datetime(2026, 5, 20, 20, 30, tzinfo=IST)`` -> ``"2026-05-20T15:00:00Z"``; sub-millisecond
-    digits are dropped (the server keeps milliseconds).
+    digits are dropped (the server keeps milliseconds). The shared
+    :func:`crm_core._converter.format_utc_z`.
     """
-    moment = value.astimezone(UTC)
-    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
-    if moment.microsecond // 1000:
-        text += f".{moment.microsecond // 1000:03d}"
-    return text + "Z"
-
-
-def _epoch_us(value: datetime) -> int:
-    return (value - _EPOCH) // _MICROSECOND
+    return format_utc_z(value)
 
 
 def same_millisecond(sent: datetime, stored: datetime) -> bool:
     """Whether ``stored`` is how Superfone keeps ``sent``: the same instant at millisecond precision, in UTC.
 
     Offsets do not matter (both are compared as UTC instants). The server may truncate or round
-    sub-millisecond digits; either reading counts as the same time.
+    sub-millisecond digits; either reading counts as the same time. (The shared
+    :func:`crm_core._converter.same_instant_at_precision` at one millisecond.)
     """
-    sent_us, stored_us = _epoch_us(sent), _epoch_us(stored)
-    if stored_us // 1000 == sent_us // 1000:
-        return True
-    return stored_us == (sent_us + 500) // 1000 * 1000
+    return same_instant_at_precision(sent, stored, precision=_MILLISECOND)
 
 
 # -- request bodies --------------------------------------------------------------------------
@@ -154,4 +224,5 @@ def _body_hook(cls: type[Any]) -> Callable[[Any], dict[str, Any]]:
     return in_field_order
 
 
+_keep_extra(BODY_CONVERTER, omit_none=True)  # e.g. an Address read from a lead, sent back in an upsert
 BODY_CONVERTER.register_unstructure_hook_factory(lambda cls: cls in _BODY_MODELS, _body_hook)

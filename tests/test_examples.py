@@ -3,22 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from aiohttp.test_utils import TestClient, TestServer
 
 from crm_core import Journal
 from crm_core.emulator import FaultPlan, FixedWindowRateLimit
-from examples import bulk_job, webapp
+from examples import bulk_job, sync_worker, webapp
 from lofty_async import LoftyClient
-from lofty_async.testing import SANDBOX_API_KEY, LoftySandbox, sandbox_lead_ids
+from lofty_async.testing import SANDBOX_API_KEY, LoftyEmulator, LoftySandbox, sandbox_lead_ids
+from superfone_async.testing import SuperfoneEmulator, SuperfoneSandbox
 
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 LEAD = sandbox_lead_ids()[0]
 TASK = {
     "type": "Call",
@@ -44,8 +49,10 @@ async def webapp_client(base_url: str, **options: Any) -> AsyncIterator[TestClie
     options.setdefault("retry", webapp.WEB_RETRY)
     made: list[LoftyClient] = []
 
+    options.setdefault("api_key", SANDBOX_API_KEY)
+
     def make_client() -> LoftyClient:
-        made.append(LoftyClient(api_key=SANDBOX_API_KEY, base_url=base_url, **options))
+        made.append(LoftyClient(base_url=base_url, **options))
         return made[-1]
 
     app = webapp.make_app(make_client)
@@ -136,6 +143,12 @@ async def test_webapp_maps_upstream_failures_to_502(lofty_emulator_factory: Call
         assert unreachable.status == 502
         assert (await unreachable.json())["error"] == "upstream_unreachable"
 
+    sandbox = _roomy(lofty_emulator_factory)
+    async with webapp_client(sandbox.url, api_key="not-our-key") as http:
+        refused = await http.get("/tasks/1")
+        assert refused.status == 502  # the app's own credential is wrong: not the caller's fault
+        assert (await refused.json())["upstream_status"] == 401
+
     sandbox = _roomy(lofty_emulator_factory, faults=FaultPlan.parse("500=1.0@GET /v2.0/tasks/*"))
     async with webapp_client(sandbox.url) as http:
         failing = await http.get("/tasks/1")
@@ -144,9 +157,30 @@ async def test_webapp_maps_upstream_failures_to_502(lofty_emulator_factory: Call
         assert (body["error"], body["upstream_status"]) == ("upstream_error", 500)
 
 
-# -- examples/bulk_job.py -----------------------------------------------------------------------
+def test_webapp_script_serves_against_the_sandbox() -> None:
+    port = _free_port()
+    command = [sys.executable, str(EXAMPLES / "webapp.py"), "--sandbox", f"--port={port}"]
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+        async def call() -> tuple[int, dict[str, Any]]:
+            async with aiohttp.ClientSession(f"http://127.0.0.1:{port}") as http:
+                for _ in range(200):  # wait (up to ~10 s) for the app to listen
+                    try:
+                        async with http.post("/tasks", json=TASK) as response:
+                            return response.status, await response.json()
+                    except aiohttp.ClientConnectionError:
+                        await asyncio.sleep(0.05)
+                raise AssertionError("the example app did not start")
+
+        status, body = asyncio.run(call())
+        assert status == 201 and body["task_id"] > 0
+    finally:
+        server.terminate()
+        server.communicate(timeout=30)
+
+
+# -- examples/bulk_job.py -----------------------------------------------------------------------
 
 
 def _job_file(tmp_path: Path, good_rows: int) -> Path:
@@ -207,3 +241,120 @@ def test_bulk_job_script_runs_against_the_sandbox(tmp_path: Path) -> None:
     assert "row 14: type: type='Meeting' is not valid" in first.stderr
     second = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
     assert "0 created, 8 failed, 15 skipped" in second.stdout  # resumed from the journal
+
+
+# -- examples/sync_worker.py --------------------------------------------------------------------
+
+
+class _Clock:
+    """Wall time plus an offset the test moves (Lofty's times have whole seconds)."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+
+def _seed_leads(lofty: LoftyEmulator, without_phone: int) -> list[int]:
+    """Give the last ``without_phone`` sandbox leads no phone; return the IDs that have one."""
+    ids = sorted(lofty.leads)
+    for lead_id in ids[len(ids) - without_phone :]:
+        lofty.leads[lead_id]["phones"] = []
+    return ids[: len(ids) - without_phone]
+
+
+def _follow_ups(superfone: SuperfoneEmulator) -> dict[str, int]:
+    """FOLLOW_UP_CALL tasks per Superfone lead, by primary phone."""
+    counts = {
+        record["_phones"][0]: sum(1 for t in superfone.lead_tasks(record["id"]) if t["type"] == "FOLLOW_UP_CALL")
+        for record in superfone.leads.values()
+    }
+    return {phone: n for phone, n in counts.items() if n}
+
+
+def _phone_of(lofty: LoftyEmulator, lead_id: int) -> str:
+    return sync_worker.e164(lofty.leads[lead_id]["phones"][0], "+1")
+
+
+async def test_sync_worker_stops_resumes_and_follows_up_each_change_once(
+    lofty_emulator_factory: Callable[..., LoftySandbox],
+    superfone_emulator_factory: Callable[..., SuperfoneSandbox],
+    tmp_path: Path,
+) -> None:
+    clock = _Clock()
+    lofty_box = _roomy(lofty_emulator_factory, clock=clock)
+    sf_box = superfone_emulator_factory()
+    eligible = _seed_leads(lofty_box.emulator, without_phone=4)
+    bad_phone = eligible.pop()
+    lofty_box.emulator.leads[bad_phone]["phones"] = ["n/a"]  # Superfone wants E.164: refused, reported
+    path = tmp_path / "checkpoint.json"
+
+    async def run(**options: Any) -> sync_worker.SyncStats:
+        async with lofty_box.client() as lofty, sf_box.client(rate_limit=None) as sf:
+            return await sync_worker.sync_once(lofty, sf, sync_worker.Checkpoint.load(path), page_size=7, **options)
+
+    first = await run(max_leads=13)  # stopped part-way, mid-page
+    assert first.created + first.failed == 13
+    assert sum(_follow_ups(sf_box.emulator).values()) == first.created
+    assert sync_worker.Checkpoint.load(path).scroll_id is not None  # the cursor was saved
+
+    rest = await run()
+    assert first.created + rest.created == len(eligible)
+    assert rest.scanned < 50  # resumed from the saved cursor, not from the first page
+    assert first.failed + rest.failed == 1
+    assert _follow_ups(sf_box.emulator) == {_phone_of(lofty_box.emulator, i): 1 for i in eligible}
+
+    idle = await run()
+    assert (idle.changed, idle.created) == (0, 0)
+
+    clock.offset = 30.0  # later changes get later (whole-second) lastUpdateTime values
+    changed = eligible[:3]
+    async with lofty_box.client() as lofty:
+        for lead_id in changed:
+            await lofty.leads.update(lead_id, stage="Contacted")
+    again = await run()
+    assert (again.changed, again.created) == (3, 3)
+    expected = {_phone_of(lofty_box.emulator, i): 2 if i in changed else 1 for i in eligible}
+    assert _follow_ups(sf_box.emulator) == expected
+
+
+def test_sync_worker_killed_mid_run_resumes_without_duplicates(
+    lofty_emulator_factory: Callable[..., LoftySandbox],
+    superfone_emulator_factory: Callable[..., SuperfoneSandbox],
+    tmp_path: Path,
+) -> None:
+    lofty_box = _roomy(lofty_emulator_factory)
+    sf_box = superfone_emulator_factory()
+    eligible = _seed_leads(lofty_box.emulator, without_phone=2)
+    command = [
+        sys.executable,
+        str(EXAMPLES / "sync_worker.py"),
+        f"--base-url={lofty_box.url}",
+        f"--superfone-url={sf_box.url}",
+        f"--checkpoint={tmp_path / 'checkpoint.json'}",
+        "--page-size=10",
+        "--superfone-rate-limit=20/1",
+    ]
+    env = {**os.environ, "LOFTY_API_KEY": lofty_box.api_key, "SUPERFONE_API_KEY": sf_box.api_key}
+    worker = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while len(sf_box.emulator.tasks) < 10 and worker.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    worker.kill()  # SIGKILL: no clean-up, maybe a request in flight
+    worker.communicate(timeout=30)
+    assert 10 <= len(sf_box.emulator.tasks) < len(eligible)  # killed part-way
+
+    rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert rerun.returncode == 0, rerun.stderr
+    assert "without a phone" in rerun.stdout
+    assert _follow_ups(sf_box.emulator) == {_phone_of(lofty_box.emulator, i): 1 for i in eligible}
+
+
+def test_sync_worker_script_runs_against_the_sandbox(tmp_path: Path) -> None:
+    command = [sys.executable, str(EXAMPLES / "sync_worker.py"), "--sandbox"]
+    first = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
+    assert first.returncode == 0, first.stderr
+    assert "scanned 50 leads, 50 changed, 50 follow-ups created" in first.stdout
+    again = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
+    assert "scanned 50 leads, 0 changed, 0 follow-ups created" in again.stdout  # the sandboxes kept their state

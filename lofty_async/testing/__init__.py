@@ -14,7 +14,14 @@ from typing import Any
 
 import attrs
 
-from crm_core.emulator import FaultKind, FaultPlan, FixedWindowRateLimit, ThreadedServer
+from crm_core.emulator import (
+    SERVER_FAULTS,
+    TRANSPORT_FAULTS,
+    FaultKind,
+    FaultPlan,
+    FixedWindowRateLimit,
+    ThreadedServer,
+)
 
 from .._client import LoftyClient
 from ._emulator import SANDBOX_ACCESS_TOKEN, SANDBOX_API_KEY, LoftyEmulator, sandbox_lead_ids
@@ -22,6 +29,8 @@ from ._emulator import SANDBOX_ACCESS_TOKEN, SANDBOX_API_KEY, LoftyEmulator, san
 __all__ = [
     "SANDBOX_ACCESS_TOKEN",
     "SANDBOX_API_KEY",
+    "SERVER_FAULTS",
+    "TRANSPORT_FAULTS",
     "FaultKind",
     "FaultPlan",
     "FixedWindowRateLimit",

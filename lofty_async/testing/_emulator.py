@@ -13,9 +13,16 @@ What it models (lofty_api.md §1, §2, §4, §5, §13.3):
 * auth: ``token <api key>`` and ``Bearer <access token>``; missing or unknown credentials ->
   401 ``BAD_CREDENTIALS``; an API key sent as ``Bearer`` -> 400 ``200058`` (as observed);
 * rate limits: fixed windows per credential (default 100 per 60 s, Development mode) with
-  ``X-RateLimit-Limit``/``-Remaining``/``-Reset`` on every response and 429
-  ``{"message": "Too Many Requests"}``;
-* faults from a :class:`~crm_core.emulator.FaultPlan`.
+  ``X-RateLimit-Limit``/``-Remaining``/``-Reset`` (UTC epoch seconds) on every response and 429
+  ``{"message": "Too Many Requests"}``, no ``Retry-After`` (lofty_api.md §4);
+* read-back as documented: every V2 task time and lead timestamp as whole-second UTC with a
+  literal ``GMT`` suffix (``'2026-03-01T23:00:00GMT'``, the spec's example form), whatever the
+  request sent; calendar ``*Ms`` fields in epoch ms; V1 times as ``yyyy-MM-dd HH:mm:ss`` UTC;
+* both documented lead bodies: ``tags`` as strings (spec) or ``{"tagName"}`` objects (guide),
+  assignment as ``[{"role", "assignee"}]`` (spec) or ``{"assignees": [{"userId"}]}`` (guide);
+* faults from a :class:`~crm_core.emulator.FaultPlan`, including late commits, reads that miss
+  a new record for a while (``late-visible``, also for lead create), unusable ids in 2xx
+  bodies and the docs' ``X-RateLimit-Reset: 21000``.
 
 Undocumented choices are switches: ``require_content_type`` (reject a DELETE without
 ``Content-Type``), ``retry_after_on_429`` (Lofty documents no ``Retry-After``).
@@ -29,6 +36,8 @@ import os
 import time
 import unicodedata
 import zoneinfo
+from array import array
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -201,6 +210,8 @@ class LoftyEmulator:
         self.authorization_codes: dict[str, dict[str, Any]] = {}
         self._lead_ids = itertools.count(651_095_960_136_641, 13)
         self._webhook_ids = itertools.count(1234)
+        self.lead_scrolls: OrderedDict[int, array[int]] = OrderedDict()
+        self._scroll_ids = itertools.count(1)
         self.smart_plan_tasks: set[int] = set()
         self._ids = itertools.count(_FIRST_TASK_ID, 7)
         for lead_id in sandbox_lead_ids() if leads is None else leads:

@@ -12,6 +12,7 @@ import hashlib
 import json
 import secrets
 import zoneinfo
+from array import array
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -662,13 +663,32 @@ def _leads(em: LoftyEmulator, app: web.Application) -> None:
         if sort and sort not in LEAD_SORTS:
             raise _invalid(f"sort {sort!r} is not supported")
         filters = {k: v for k, v in q.items() if k not in ("limit", "offset", "scrollId")}
+        snapshot_id: int | None = None
         if q.get("scrollId"):
             try:
                 cursor = json.loads(base64.urlsafe_b64decode(q["scrollId"].encode()))
                 offset = int(cursor["offset"])
                 filters = cursor["filters"]
-            except (ValueError, KeyError, TypeError):
+                snapshot_id = cursor.get("snapshot")
+            except (ValueError, KeyError, TypeError, AttributeError):
                 raise _invalid("scrollId is not valid") from None
+        metadata: dict[str, Any]
+        if isinstance(snapshot_id, int) and snapshot_id in em.lead_scrolls:
+            snapshot = em.lead_scrolls[snapshot_id]
+            # GAP: scrollId semantics are undocumented; modelled as a snapshot of the matching
+            # lead ids taken on the first page (later pages are cheap, as on a search engine).
+            em.lead_scrolls.move_to_end(snapshot_id)
+            total = len(snapshot)
+            page = [
+                lead
+                for lead in (em.leads.get(i) for i in snapshot[offset : offset + limit])
+                if lead is not None and _visible(em, lead)
+            ]
+            metadata = {"collection": "leads", "limit": limit, "offset": offset, "total": total}
+            if offset + limit < total:
+                cursor = {"offset": offset + limit, "filters": filters, "snapshot": snapshot_id}
+                metadata["scrollId"] = base64.urlsafe_b64encode(json.dumps(cursor).encode()).decode()
+            return web.json_response({em.metadata_key: metadata, "leads": [render_lead(lead) for lead in page]})
         precise = str(filters.get("preciseSearchFlag", "")).lower() == "true"
 
         def matches(lead: dict[str, Any]) -> bool:
@@ -710,9 +730,15 @@ def _leads(em: LoftyEmulator, app: web.Application) -> None:
         descending = str(filters.get("desc", "true")).lower() != "false"
         found.sort(key=lambda lead: (lead["_created"], lead["leadId"]), reverse=descending)
         page = found[offset : offset + limit]
-        metadata: dict[str, Any] = {"collection": "leads", "limit": limit, "offset": offset, "total": len(found)}
+        metadata = {"collection": "leads", "limit": limit, "offset": offset, "total": len(found)}
         if offset + limit < len(found):
             cursor = {"offset": offset + limit, "filters": filters}
+            if len(found) > 1000:  # a long scroll: keep the matching ids for the next pages
+                snapshot_id = next(em._scroll_ids)
+                em.lead_scrolls[snapshot_id] = array("q", (lead["leadId"] for lead in found))
+                while len(em.lead_scrolls) > 16:
+                    em.lead_scrolls.popitem(last=False)
+                cursor["snapshot"] = snapshot_id
             metadata["scrollId"] = base64.urlsafe_b64encode(json.dumps(cursor).encode()).decode()
         return web.json_response({em.metadata_key: metadata, "leads": [render_lead(lead) for lead in page]})
 

@@ -13,13 +13,22 @@ from typing import Any
 
 import attrs
 
-from crm_core.emulator import FaultKind, FaultPlan, FixedWindowRateLimit, ThreadedServer
+from crm_core.emulator import (
+    SERVER_FAULTS,
+    TRANSPORT_FAULTS,
+    FaultKind,
+    FaultPlan,
+    FixedWindowRateLimit,
+    ThreadedServer,
+)
 
 from .._client import SuperfoneClient
 from ._emulator import SANDBOX_API_KEY, SuperfoneEmulator, sandbox_lead_ids, sandbox_lead_phone
 
 __all__ = [
     "SANDBOX_API_KEY",
+    "SERVER_FAULTS",
+    "TRANSPORT_FAULTS",
     "FaultKind",
     "FaultPlan",
     "FixedWindowRateLimit",

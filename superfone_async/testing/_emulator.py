@@ -14,8 +14,10 @@ What it models (superfone_api.md §2-§6, seed 004):
 * leads: upsert keyed on the primary phone, ``Customer not found``, ``Multiple lead groups found
   with this name``, get by any phone; a lead-storage quota switch (``Lead storage is full``);
 * catalogs with ``text`` filters and pagination;
+* times read back as documented: ISO 8601 UTC with milliseconds (``2026-05-20T15:00:00.000Z``);
 * rate limiting off by default (Superfone documents none), switchable, without headers unless
-  asked; faults from a :class:`~crm_core.emulator.FaultPlan`.
+  asked; faults from a :class:`~crm_core.emulator.FaultPlan` (``late-visible`` hides a new task
+  from the task list).
 
 Messages the docs do not give ([GAP]) are marked ``# GAP`` below; they are plausible guesses.
 """

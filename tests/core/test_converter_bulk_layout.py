@@ -85,7 +85,12 @@ async def test_run_bulk_keeps_per_key_order_and_reports_every_row() -> None:
     rows = [(n, {"key": n % 4, "bad": "x" if n % 7 == 0 else None}) for n in range(1, 41)]
     results: list[RowResult[int]] = []
     summary = await run_bulk(rows, worker, concurrency=3, key=lambda r: r["key"], on_result=results.append)
-    assert summary.total == 40 and summary.failed == 5 and summary.created == 35
+    # Once a key's row fails, its later rows wait (skipped): 7, 14, 21 and 28 fail first.
+    first_failure = {3: 7, 2: 14, 1: 21, 0: 28}
+    waiting = {n for n in range(1, 41) if n > first_failure[n % 4]}
+    assert summary.total == 40 and summary.failed == 4 and summary.skipped == len(waiting)
+    assert summary.created == 40 - 4 - len(waiting)
+    assert {r.row_number for r in results if r.status is RowStatus.SKIPPED} == waiting
     assert sorted(r.row_number for r in results) == list(range(1, 41))
     assert all(order == sorted(order) for order in seen.values())
     assert peak <= 3

@@ -192,3 +192,49 @@ async def test_fractional_times_with_offsets_match_their_stored_form(fault: Faul
             )
     assert sorted(emulator.tasks) == sorted(ids)  # exactly once each
     assert emulator.core.count("POST", "/v2.0/tasks") == 3  # found by the lookup, never re-sent
+
+
+@pytest.mark.parametrize("bad_id", ["abc", None, 12.9])
+async def test_bad_id_fault_from_the_emulator_leaves_each_create_once(bad_id: object) -> None:
+    """The emulator answers 2xx with an unusable id after storing: every resource looks it up."""
+    plan = FaultPlan(seed=1)
+    plan.bad_ids = (bad_id,)
+    for route in ("POST /v2.0/tasks", "POST /v2.0/calendar", "POST /v1.0/tasks", "POST /v1.0/leads"):
+        plan.add(FaultKind.BAD_ID, route=route, times=1)
+    emulator = LoftyEmulator(faults=plan, rate_limit=FixedWindowRateLimit(limit=10**9, window=60))
+    lead = sandbox_lead_ids()[2]
+    async with (
+        emulator.serve() as url,
+        LoftyClient(api_key=SANDBOX_API_KEY, base_url=url, seed=3, clock=FakeClock(start=time.time())) as lofty,
+    ):
+        task_id = await lofty.tasks.create(
+            type="Call",
+            content="bad id",
+            lead_id=lead,
+            assigned_role="Agent",
+            end_at=datetime(2027, 2, 1, 10, 0, 0, 400_000, tzinfo=UTC),
+        )
+        event = await lofty.calendar.create(
+            type="APPOINTMENT",
+            content="bad id event",
+            lead_id=lead,
+            time_zone_code="America/New_York",
+            start_at=datetime(2027, 2, 2, 10, 0, 0, 900_000, tzinfo=UTC),
+            end_at=datetime(2027, 2, 2, 11, 0, tzinfo=UTC),
+        )
+        v1_id = await lofty.v1.tasks.create(
+            content="bad id v1",
+            lead_id=lead,
+            deadline=datetime(2027, 2, 3, 10, 0, 0, 500_000, tzinfo=UTC),
+            type="Call",
+            assigned_role="Agent",
+        )
+        lead_id = await lofty.leads.create(first_name="Bad", emails=["bad.id@example.com"])
+        assert task_id in emulator.tasks
+        assert int(event.id.split("-")[0]) in emulator.tasks
+        assert (await lofty.v1.tasks.get(v1_id)).content == "bad id v1"
+        assert (await lofty.leads.get(lead_id)).first_name == "Bad"
+        assert [t.content for t in await lofty.tasks.list(lead_id=lead)].count("bad id") == 1
+    assert plan.injected.get(FaultKind.BAD_ID) == 4
+    for path in ("/v2.0/tasks", "/v2.0/calendar", "/v1.0/tasks", "/v1.0/leads"):
+        assert emulator.core.count("POST", path) == 1, path  # looked up, never re-sent

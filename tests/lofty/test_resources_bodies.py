@@ -152,3 +152,34 @@ async def test_unknown_task_way_only_when_asked() -> None:
             body = json.loads(sent_bodies(mock, "POST")[0])
             assert body["taskWay"] == "Meeting"
             assert not [k for k in mock.requests if re.search("GET", k[0])]
+
+
+def test_calendar_builders_are_pure() -> None:
+    from lofty_async._calendar import build_calendar_query, build_calendar_update, build_meeting_query
+
+    with pytest.raises(ValidationError) as nothing:
+        build_calendar_update()
+    assert nothing.value.field == "update"
+    with pytest.raises(ValidationError) as order:
+        build_calendar_update(start_at="2027-01-02T00:00:00Z", end_at="2027-01-01T00:00:00Z")
+    assert order.value.field == "end_at"
+    start = datetime(2027, 1, 1, tzinfo=UTC)
+    assert build_meeting_query(start_time=start, end_time=start + timedelta(days=1))["startTime"] == (
+        "2027-01-01T00:00:00+00:00"
+    )
+    with pytest.raises(ValidationError, match="90 days"):
+        build_meeting_query(start_time=start, end_time=start + timedelta(days=91))
+    query = build_calendar_query(
+        lead_id=5,
+        start_time=None,
+        end_time=None,
+        start_time_ms=1,
+        end_time_ms=None,
+        time_zone_code=None,
+        include_finished=True,
+        page_size=10,
+        sort=None,
+        desc=None,
+        source_types=[1, 2],
+    )
+    assert query["sourceType"] == "1,2" and query["startTimeMs"] == 1

@@ -318,7 +318,10 @@ def test_bad_rows_file_reports_each_bad_row(tmp_path: Path) -> None:
     assert run.exit_code == 1
     with (tmp_path / "bad.csv.results.csv").open(encoding="utf-8") as handle:
         by_row = {int(r["row"]): r for r in csv.DictReader(handle)}
-    assert sorted(n for n, r in by_row.items() if r["status"] == "created") == [1, 4, 10]
+    assert sorted(n for n, r in by_row.items() if r["status"] == "created") == [1, 4]
     fields = {n: r["field"] for n, r in by_row.items() if r["status"] == "failed"}
-    assert fields == {2: "type", 3: "due_date", 5: "notify_at", 6: "notify_at", 7: "lead_id", 8: "due_date", 9: ""}
+    assert fields == {2: "type", 3: "due_date", 5: "notify_at", 6: "notify_at", 7: "lead_id", 9: ""}
+    # Later rows of a lead whose earlier row failed wait for it (file order is the data).
+    assert "waits for row 3 of the same lead" in by_row[8]["error"] and by_row[8]["status"] == "skipped"
+    assert "waits for row 5 of the same lead" in by_row[10]["error"] and by_row[10]["status"] == "skipped"
     assert "Lead not found" in by_row[9]["error"]

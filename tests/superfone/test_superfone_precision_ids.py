@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 from aioresponses import aioresponses
+from hypothesis import given
+from hypothesis import strategies as st
 
 from crm_core import FakeClock
 from crm_core.emulator import FaultKind, FaultPlan
@@ -21,7 +23,7 @@ from superfone_async import (
     Task,
 )
 from superfone_async._tasks import TaskCreate, matches_create
-from superfone_async._wire import record_id, same_millisecond
+from superfone_async._wire import record_id, same_millisecond, utc_z
 from superfone_async.testing import SuperfoneSandbox, sandbox_lead_ids
 
 BASE = "https://prod-api.superfone.co.in/superfone"
@@ -190,3 +192,57 @@ async def test_unusable_ids_on_reads_and_upserts_are_typed_errors(bad_id: object
     for error in (upsert.value, got.value, completed.value):
         assert error.outcome is Outcome.PROCESSED
         assert "id" in error.message
+
+
+@given(
+    moment=st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)),
+    offset_minutes=st.integers(min_value=-12 * 60, max_value=14 * 60),
+    rounds=st.booleans(),
+)
+def test_any_offset_and_sub_millisecond_time_matches_its_read_back(
+    moment: datetime, offset_minutes: int, rounds: bool
+) -> None:
+    sent = moment.astimezone(timezone(timedelta(minutes=offset_minutes)))
+    millis = moment.microsecond // 1000
+    if rounds and moment.microsecond % 1000 >= 500:
+        millis += 1
+    stored = moment.replace(microsecond=0) + timedelta(milliseconds=millis)
+    assert same_millisecond(sent, stored)
+    assert not same_millisecond(sent, stored + timedelta(milliseconds=2))
+    # What the SDK sends for a datetime is what the server keeps.
+    sent_wire = datetime.fromisoformat(utc_z(sent).replace("Z", "+00:00"))
+    assert same_millisecond(sent, sent_wire) and sent_wire.microsecond % 1000 == 0
+
+
+def test_emulator_bad_ids_and_lost_responses_leave_each_create_exactly_once(
+    superfone_emulator_factory: Callable[..., SuperfoneSandbox],
+) -> None:
+    """30 creates at once on one client (fractional times, +05:30), against a server that answers
+    some with unusable ids ("abc", null, 12.9) and drops some responses after the write."""
+    plan = (
+        FaultPlan(seed=7)
+        .add(FaultKind.BAD_ID, probability=0.3, route="POST /enterprise/api/lead/*/task")
+        .add(FaultKind.RESET_AFTER, probability=0.15, route="POST /enterprise/api/lead/*/task")
+    )
+    sandbox = superfone_emulator_factory(faults=plan)
+    leads = sandbox_lead_ids()[10:40]
+
+    async def run() -> list[Task]:
+        async with sandbox.client(strict_responses=True, rate_limit=None, seed=3, max_concurrency=8) as sf:
+            return list(
+                await asyncio.gather(
+                    *(
+                        sf.tasks.create(
+                            lead, type="CALLBACK_REQUEST", due_date=f"2027-07-01T1{i % 10}:15:00.{i:03d}987+05:30"
+                        )
+                        for i, lead in enumerate(leads)
+                    )
+                )
+            )
+
+    created = asyncio.run(run())
+    assert plan.injected.get(FaultKind.BAD_ID, 0) >= 3
+    for lead, task in zip(leads, created, strict=True):
+        stored = sandbox.emulator.lead_tasks(lead)
+        assert [t["id"] for t in stored] == [task.id]  # exactly once, and the id is the stored one
+        assert isinstance(task.id, int) and not isinstance(task.id, bool)

@@ -9,7 +9,8 @@ import attrs
 import pytest
 from aioresponses import aioresponses
 
-from crm_core import FakeClock, HTTPSession
+from crm_core import FakeClock
+from crm_core._options import SessionView, Transport
 from superfone_async import UNSET, Address, Catalog, Leads, SuperfoneClient, Tasks
 from superfone_async._leads import LeadUpsert, build_lead_upsert
 from superfone_async._tasks import TaskCreate, build_task_create
@@ -23,16 +24,17 @@ LEAD = {"id": 12345, "phones": [], "labels": []}
 def test_resources_are_attrs_classes_holding_the_session(cls: type) -> None:
     assert attrs.has(cls)
     fields = attrs.fields_dict(cls)
-    assert fields["_http"].type in (HTTPSession, "HTTPSession")
-    assert fields["_http"].alias == "http"
+    assert fields["session"].type in (Transport, "Transport")
 
 
 async def test_client_resources_share_one_session_and_hide_the_key() -> None:
     async with SuperfoneClient(api_key="secret-key-123") as sf:
-        sessions = {id(r._http) for r in (sf.tasks, sf.leads, sf.labels, sf.products, sf.source_types)}
-        assert sessions == {id(sf.http.http)}
+        views = {r.session for r in (sf.tasks, sf.leads, sf.labels, sf.products, sf.source_types)}
+        assert len(views) == 1
+        [view] = views
+        assert isinstance(view, SessionView) and view.session is sf.http.http
         assert "secret-key-123" not in repr(sf.tasks) + repr(sf.leads) + repr(sf.labels)
-        assert attrs.evolve(sf.labels, name="tags")._path == "/enterprise/api/label"
+        assert attrs.evolve(sf.labels, name="tags").path == "/enterprise/api/label"
 
 
 def test_task_create_body_is_the_converter_output_without_the_path_parameter() -> None:

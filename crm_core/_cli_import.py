@@ -1,0 +1,316 @@
+"""``<prog> tasks import FILE``: options, checks, destination, and the job itself.
+
+Everything a user can get wrong is checked before anything is sent and ends with exit
+status 2 and one line (see :mod:`crm_core._cli_options`). Default file names put the
+destination (and the shard) in the journal's name, so a sandbox run and a real run never
+share outcomes:
+
+* journal: ``FILE[.shard-I-of-N].sandbox.journal.sqlite`` in the sandbox,
+  ``FILE[.shard-I-of-N].<host>[_<port>].journal.sqlite`` against a server;
+* results: ``FILE[.shard-I-of-N].results.csv`` (rewritten by every run);
+* sandbox state: ``FILE.sandbox-state.jsonl``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import attrs
+import click
+
+from ._bulk import BulkPolicy, bulk_policy
+from ._cli_options import check_credential, check_output_path, parse_client_rate, parse_rate
+from ._importjob import InputFormatError, Shard, import_job_name, remove_files, run_import, scan_file
+from ._journal import Destination, Journal, JournalMismatchError, credential_digest
+from ._retry import RetryPolicy
+from .emulator import FaultPlan
+
+if TYPE_CHECKING:
+    from ._cli import CLISpec
+
+__all__ = ["ImportSettings", "default_journal_path", "import_command", "parse_shard"]
+
+
+@attrs.frozen(kw_only=True)
+class ImportSettings:
+    """The ``tasks import`` options as given (see ``--help`` for each)."""
+
+    file: Path
+    sandbox: bool
+    base_url: str
+    results: str | None
+    journal: str | None
+    fresh: bool
+    concurrency: int
+    timeout: float | None
+    retries: int
+    time_budget: float | None
+    client_rate: str | None
+    sandbox_faults: str | None
+    sandbox_rate_limit: str
+    sandbox_state: str | None
+    progress: bool
+    shard: str | None
+    redis_url: str | None
+    max_auth_failures: int
+    unreachable_wait: float
+
+
+def parse_shard(text: str | None) -> Shard | None:
+    """``"2/3"`` -> shard 2 of 3 (1-based).
+
+    Raises:
+        click.BadParameter: not ``I/N`` with ``1 <= I <= N``.
+    """
+    if text is None:
+        return None
+    match = re.fullmatch(r"\s*([0-9]+)\s*/\s*([0-9]+)\s*", text)
+    if not match or not 1 <= int(match[1]) <= int(match[2]):
+        raise click.BadParameter(f"{text!r}: expected I/N with 1 <= I <= N, such as 1/3", param_hint="--shard")
+    return Shard(index=int(match[1]), count=int(match[2]))
+
+
+def _destination_tag(sandbox: bool, base_url: str) -> str:
+    if sandbox:
+        return "sandbox"
+    parts = urlsplit(base_url)
+    host = parts.hostname or "api"
+    return re.sub(r"[^A-Za-z0-9.-]", "_", host + (f"_{parts.port}" if parts.port else ""))
+
+
+def default_journal_path(file: Path, *, sandbox: bool, base_url: str, shard: Shard | None) -> Path:
+    """``FILE[.shard-I-of-N].<sandbox|host[_port]>.journal.sqlite``."""
+    shard_tag = f".{shard.tag}" if shard else ""
+    return file.with_name(f"{file.name}{shard_tag}.{_destination_tag(sandbox, base_url)}.journal.sqlite")
+
+
+def _credential(spec: CLISpec) -> tuple[str, str]:
+    for variable in spec.credential_variables:
+        value = os.environ.get(variable)
+        if value is not None and value != "":
+            return variable, check_credential(variable, value)
+    raise click.UsageError(f"set {' or '.join(spec.credential_variables)}, or pass --sandbox to use the local emulator")
+
+
+def _check_base_url(base_url: str) -> str:
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise click.BadParameter(
+            f"{base_url!r}: expected an http(s) URL such as https://api.example.com", param_hint="--base-url"
+        )
+    return base_url.rstrip("/")
+
+
+def _limiter(spec: CLISpec, redis_url: str | None, secret: str) -> Any:
+    if not redis_url:
+        return None
+    try:
+        from . import RedisRateLimiter
+    except ImportError:
+        raise click.UsageError("--redis-url needs the Redis support: pip install 'crm-async[redis]'") from None
+    key = f"{spec.prog}:{credential_digest(secret)}"
+    try:
+        return RedisRateLimiter.from_url(redis_url, key=key)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--redis-url") from None
+
+
+def run_command(spec: CLISpec, s: ImportSettings) -> int:
+    """Check every option, then run the import; return the exit status."""
+    shard = parse_shard(s.shard)
+    base_url = _check_base_url(s.base_url)
+    shard_tag = f".{shard.tag}" if shard else ""
+    results_path = check_output_path(
+        Path(s.results) if s.results else s.file.with_name(f"{s.file.name}{shard_tag}.results.csv"), "--results"
+    )
+    journal_path = check_output_path(
+        Path(s.journal)
+        if s.journal
+        else default_journal_path(s.file, sandbox=s.sandbox, base_url=base_url, shard=shard),
+        "--journal",
+    )
+    state_path = Path(s.sandbox_state) if s.sandbox_state else s.file.with_name(s.file.name + ".sandbox-state.jsonl")
+    if s.sandbox:
+        check_output_path(state_path, "--sandbox-state")
+    try:
+        faults = FaultPlan.parse(s.sandbox_faults) if s.sandbox_faults else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--sandbox-faults") from None
+    if faults is not None and not s.sandbox:
+        raise click.UsageError("--sandbox-faults needs --sandbox")
+    rate = parse_rate(s.sandbox_rate_limit) if s.sandbox else None
+    timeout = s.timeout if s.timeout is not None else (5.0 if s.sandbox else 30.0)
+    if faults is not None and "slow=" not in (s.sandbox_faults or ""):
+        faults.slow_seconds = timeout + 0.5  # a slow response outlasts the client's timeout
+    options: dict[str, Any] = {
+        "timeout": timeout,
+        "max_concurrency": s.concurrency,
+        "retry": RetryPolicy(max_retries=s.retries),
+    }
+    if s.client_rate is not None:
+        options["rate_limit"] = parse_client_rate(s.client_rate)
+    variable, secret = spec.sandbox_credential if s.sandbox else _credential(spec)
+    limiter = _limiter(spec, s.redis_url, secret)
+    if limiter is not None:
+        options["limiter"] = limiter
+    destination = Destination(
+        base_url=str(state_path.resolve()) if s.sandbox else base_url,
+        sandbox=s.sandbox,
+        credential=credential_digest(secret),
+    )
+    if s.fresh:
+        remove_files(journal_path, *([state_path] if s.sandbox else []))
+    try:  # file and journal problems end here, before a sandbox starts or anything is sent
+        total = scan_file(s.file, spec.target)
+        Journal(journal_path, job=import_job_name(s.file, spec.target, shard), destination=destination).close()
+    except (InputFormatError, JournalMismatchError) as exc:
+        click.echo(f"Error: {exc}", err=True)
+        return 2
+    policy = BulkPolicy(
+        max_auth_failures=s.max_auth_failures,
+        unreachable_wait=s.unreachable_wait,
+        settle=max(1.0, 2 * timeout),  # a late write lands well within two attempt timeouts
+    )
+
+    async def job() -> int:
+        async with contextlib.AsyncExitStack() as stack:
+            if s.sandbox:
+                emulator = spec.make_emulator(state_path, faults, rate)
+                url = await stack.enter_async_context(emulator.serve())
+                click.echo(f"Sandbox {spec.api} emulator at {url} (state: {state_path})", err=True)
+            else:
+                url = base_url
+            client = spec.make_client(url, variable, secret, options)
+            stack.push_async_callback(client.aclose)
+            with bulk_policy(policy):
+                report = await run_import(
+                    path=s.file,
+                    target=spec.target,
+                    create_many=spec.create_many(client),
+                    results_path=results_path,
+                    journal_path=journal_path,
+                    concurrency=s.concurrency,
+                    time_budget=s.time_budget,
+                    progress=s.progress,
+                    destination=destination,
+                    shard=shard,
+                    total=total,
+                )
+            if faults is not None:
+                injected = ", ".join(
+                    f"{k.value}: {n}" for k, n in sorted(faults.injected.items(), key=lambda i: i[0].value)
+                )
+                click.echo(f"Faults injected by the sandbox: {injected or 'none'}")
+            return report.exit_code
+
+    try:
+        return asyncio.run(job())
+    except (InputFormatError, JournalMismatchError) as exc:
+        click.echo(f"Error: {exc}", err=True)
+        return 2
+
+
+def _options(spec: CLISpec) -> list[Any]:
+    return [
+        click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path)),
+        click.option("--sandbox", is_flag=True, help="Run against the local emulator instead of the real API."),
+        click.option("--base-url", default=spec.default_base_url, show_default=True, help="API root (real API)."),
+        click.option("--results", help="Results CSV [default: FILE[.shard-I-of-N].results.csv]."),
+        click.option(
+            "--journal",
+            help="Journal [default: FILE[.shard-I-of-N].<sandbox|host>.journal.sqlite]; it belongs to one destination.",
+        ),
+        click.option("--fresh", is_flag=True, help="Forget earlier runs (delete the journal and sandbox state)."),
+        click.option("--concurrency", type=click.IntRange(1, 100), default=10, show_default=True),
+        click.option(
+            "--timeout",
+            type=click.FloatRange(min=0.1),
+            default=None,
+            help="Per-attempt time limit, seconds [default: 30; 5 with --sandbox].",
+        ),
+        click.option(
+            "--retries",
+            type=click.IntRange(0, 20),
+            default=6,
+            show_default=True,
+            help="Retries per request (bulk jobs retry more than interactive calls).",
+        ),
+        click.option(
+            "--time-budget",
+            type=click.FloatRange(min=0.1),
+            default=None,
+            help="Stop starting rows after this many seconds (the rest are skipped; re-run to finish).",
+        ),
+        click.option(
+            "--rate-limit",
+            "client_rate",
+            default=None,
+            help="Client-side rate REQUESTS/SECONDS, or off [default: the SDK's default].",
+        ),
+        click.option(
+            "--shard",
+            default=None,
+            metavar="I/N",
+            help="Process only the rows whose lead falls in shard I of N (stable hash of lead_id).",
+        ),
+        click.option(
+            "--redis-url",
+            envvar="REDIS_URL",
+            default=None,
+            help="Share the rate limit with other workers through Redis [env: REDIS_URL].",
+        ),
+        click.option(
+            "--max-auth-failures",
+            type=click.IntRange(1, 1000),
+            default=3,
+            show_default=True,
+            help="Stop after this many consecutive rows refused with 401 (the rest stay pending).",
+        ),
+        click.option(
+            "--unreachable-wait",
+            type=click.FloatRange(min=0),
+            default=60.0,
+            show_default=True,
+            help="Seconds to pause and back off while the API cannot be reached, before stopping.",
+        ),
+        click.option(
+            "--sandbox-faults",
+            default=None,
+            help="Faults the sandbox injects, e.g. '10%' or '429=0.05,reset-after=0.03,seed=7'.",
+        ),
+        click.option(
+            "--sandbox-rate-limit",
+            default=spec.default_sandbox_rate,
+            show_default=True,
+            help="Sandbox rate limit REQUESTS/SECONDS, or off.",
+        ),
+        click.option("--sandbox-state", default=None, help="Sandbox state file [default: FILE.sandbox-state.jsonl]."),
+        click.option("--progress/--no-progress", default=True, help="Show a progress bar on stderr (on a terminal)."),
+    ]
+
+
+def import_command(spec: CLISpec) -> click.Command:
+    """The ``tasks import`` command for one SDK."""
+
+    def command(**values: Any) -> None:
+        sys.exit(run_command(spec, ImportSettings(**values)))
+
+    for option in reversed(_options(spec)):
+        command = option(command)
+    return click.command(
+        "import",
+        help=(
+            f"Create one {spec.api} task per row of FILE (CSV with a header, or JSONL). "
+            f"Columns: {', '.join(spec.target.columns)}. Writes a per-row results CSV and a "
+            "journal; run the same command again after a crash to finish the job without "
+            "duplicates. Exit status 1 when any row failed or was not tried, 2 for a usage or "
+            "file error (nothing sent)."
+        ),
+    )(command)

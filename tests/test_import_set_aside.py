@@ -1,0 +1,137 @@
+"""Ambiguous rows are set aside, the others go on, and the set-aside rows are re-checked before the end.
+
+A create whose outcome stays unknown (the response was lost and the look-up failed too) is journaled
+"maybe" instead of failing at once; once its settle period has passed it is looked up again and
+re-sent only if absent, so one slow write neither stalls the job nor makes a duplicate.
+"""
+
+from __future__ import annotations
+
+import csv
+import sqlite3
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from crm_core.emulator import FaultKind, FaultPlan, FixedWindowRateLimit, ThreadedServer
+from lofty_async._cli import main as lofty_main
+from lofty_async.testing import LoftyEmulator
+from superfone_async._cli import main as superfone_main
+from superfone_async.testing import SuperfoneEmulator
+
+KEY = "set-aside-key"
+LEAD = 563172647619608
+
+
+def write_rows(path: Path, count: int) -> None:
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["type", "content", "lead_id", "assigned_role", "end_at"])
+        for i in range(count):
+            writer.writerow(["Call", f"Row {i}", LEAD, "Agent", "2027-02-01T10:00:00-08:00"])
+
+
+def journal_states(path: Path) -> Counter[str]:
+    with sqlite3.connect(path) as db:
+        return Counter(dict(db.execute("SELECT state, COUNT(*) FROM rows GROUP BY state").fetchall()))
+
+
+@pytest.fixture
+def lofty(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[LoftyEmulator, str]]:
+    monkeypatch.setenv("LOFTY_API_KEY", KEY)
+    monkeypatch.delenv("LOFTY_ACCESS_TOKEN", raising=False)
+    emulator = LoftyEmulator(api_keys=[KEY], rate_limit=FixedWindowRateLimit(limit=10**9))
+    with ThreadedServer(emulator.app) as running:
+        yield emulator, running.url
+
+
+ARGS = ["--no-progress", "--retries", "0", "--timeout", "0.5", "--concurrency", "4"]
+
+
+def test_an_ambiguous_row_is_set_aside_and_rechecked_after_the_others(
+    tmp_path: Path, lofty: tuple[LoftyEmulator, str]
+) -> None:
+    source = tmp_path / "tasks.csv"
+    write_rows(source, 30)
+    emulator, url = lofty
+    # The first create lands but its response is lost; the look-up that follows fails too.
+    emulator.core.faults = (
+        FaultPlan()
+        .add(FaultKind.RESET_AFTER, route="POST /v2.0/tasks", times=1)
+        .add(FaultKind.ERROR_500, route="GET /v2.0/tasks", times=1)
+    )
+    run = CliRunner().invoke(lofty_main, ["tasks", "import", str(source), "--base-url", url, *ARGS])
+    assert run.exit_code == 0, run.output
+    assert "30 rows: 30 created, 0 failed" in run.output
+    assert Counter(t["content"] for t in emulator.tasks.values()) == Counter(f"Row {i}" for i in range(30))
+    log = [(r.method, r.path) for r in emulator.core.requests]
+    assert log.count(("POST", "/v2.0/tasks")) == 30  # the set-aside row was found, not re-sent
+    # The re-check came after every other row was sent: the job did not stall on it.
+    assert log[-1] == ("GET", "/v2.0/tasks") and log.index(("GET", "/v2.0/tasks")) < len(log) - 1
+    assert max(i for i, entry in enumerate(log) if entry[0] == "POST") < len(log) - 1
+    journal = next(tmp_path.glob("tasks.csv.127.0.0.1_*.journal.sqlite"))
+    assert journal_states(journal) == {"created": 30}
+
+
+def test_a_row_that_stays_ambiguous_is_journaled_maybe_and_the_rerun_finds_it(
+    tmp_path: Path, lofty: tuple[LoftyEmulator, str]
+) -> None:
+    source = tmp_path / "tasks.csv"
+    write_rows(source, 10)
+    emulator, url = lofty
+    emulator.core.faults = (
+        FaultPlan()
+        .add(FaultKind.RESET_AFTER, route="POST /v2.0/tasks", times=1)
+        .add(FaultKind.ERROR_500, route="GET /v2.0/tasks", times=2)  # the re-check cannot tell either
+    )
+    run = CliRunner().invoke(lofty_main, ["tasks", "import", str(source), "--base-url", url, *ARGS])
+    assert run.exit_code == 1
+    assert "10 rows: 9 created, 1 failed" in run.output
+    journal = next(tmp_path.glob("tasks.csv.127.0.0.1_*.journal.sqlite"))
+    assert journal_states(journal) == {"created": 9, "maybe": 1}
+    with (tmp_path / "tasks.csv.results.csv").open(encoding="utf-8") as handle:
+        failed = [r for r in csv.DictReader(handle) if r["status"] == "failed"]
+    assert len(failed) == 1 and "may have landed" in failed[0]["error"]
+    assert len(emulator.tasks) == 10  # it did land, and nothing was re-sent blindly
+
+    again = CliRunner().invoke(lofty_main, ["tasks", "import", str(source), "--base-url", url, *ARGS])
+    assert again.exit_code == 0, again.output
+    assert len(emulator.tasks) == 10 and emulator.core.count("POST", "/v2.0/tasks") == 10
+    assert journal_states(journal) == {"created": 10}
+
+
+def test_superfone_a_set_aside_row_holds_its_lead_and_the_rerun_keeps_file_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SUPERFONE_API_KEY", KEY)
+    emulator = SuperfoneEmulator(api_keys=[KEY])
+    lead = 12345
+    rows = [
+        ("FIRST_CALL", "2028-03-01T10:00:00Z"),
+        ("FOLLOW_UP_CALL", "2028-03-02T10:00:00Z"),
+        ("BOOKING", "2028-03-03T10:00:00Z"),
+    ]
+    source = tmp_path / "sf.csv"
+    with source.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["lead_id", "type", "due_date"])
+        for kind, due in rows:
+            writer.writerow([lead, kind, due])
+        writer.writerow([12356, "REMINDER", "2028-03-01T10:00:00Z"])
+    emulator.core.faults = (
+        FaultPlan()
+        .add(FaultKind.RESET_AFTER, route=f"POST /enterprise/api/lead/{lead}/task", times=1)
+        .add(FaultKind.ERROR_500, route=f"GET /enterprise/api/lead/{lead}/task", times=1)
+    )
+    with ThreadedServer(emulator.app) as running:
+        run = CliRunner().invoke(superfone_main, ["tasks", "import", str(source), "--base-url", running.url, *ARGS])
+        assert run.exit_code == 1, run.output
+        assert "4 rows: 2 created, 0 failed, 2 skipped" in run.output  # row 1 re-checked and found
+        assert emulator.core.count("POST", f"/enterprise/api/lead/{lead}/task") == 1
+        again = CliRunner().invoke(superfone_main, ["tasks", "import", str(source), "--base-url", running.url, *ARGS])
+        assert again.exit_code == 0, again.output
+    made = [(t["type"], t["due_date"][:19]) for t in emulator.lead_tasks(lead)]
+    assert made == [(kind, due[:19]) for kind, due in rows]
