@@ -50,9 +50,8 @@ def _free_port() -> int:
 async def webapp_client(base_url: str, **options: Any) -> AsyncIterator[TestClient[Any, Any]]:
     """The example app, served on loopback, with its Lofty client pointed at ``base_url``."""
     options.setdefault("retry", webapp.WEB_RETRY)
-    made: list[LoftyClient] = []
-
     options.setdefault("api_key", SANDBOX_API_KEY)
+    made: list[LoftyClient] = []
 
     def make_client() -> LoftyClient:
         made.append(LoftyClient(base_url=base_url, **options))
@@ -160,6 +159,7 @@ async def test_webapp_maps_upstream_failures_to_502(lofty_emulator_factory: Call
         assert (body["error"], body["upstream_status"]) == ("upstream_error", 500)
 
 
+@pytest.mark.slow
 def test_webapp_script_serves_against_the_sandbox() -> None:
     port = _free_port()
     command = [sys.executable, str(EXAMPLES / "webapp.py"), "--sandbox", f"--port={port}"]
@@ -235,6 +235,7 @@ async def test_bulk_job_creates_each_row_once_reports_bad_rows_and_resumes(
     assert sandbox.emulator.core.count("POST", "/v2.0/tasks") == posts + 1  # only the refused row again
 
 
+@pytest.mark.slow
 def test_bulk_job_script_runs_against_the_sandbox(tmp_path: Path) -> None:
     path = _job_file(tmp_path, good_rows=12)
     command = [sys.executable, str(EXAMPLES / "bulk_job.py"), str(path), "--sandbox"]
@@ -322,6 +323,7 @@ async def test_sync_worker_stops_resumes_and_follows_up_each_change_once(
     assert _follow_ups(sf_box.emulator) == expected
 
 
+@pytest.mark.slow
 def test_sync_worker_killed_mid_run_resumes_without_duplicates(
     lofty_emulator_factory: Callable[..., LoftySandbox],
     superfone_emulator_factory: Callable[..., SuperfoneSandbox],
@@ -354,6 +356,7 @@ def test_sync_worker_killed_mid_run_resumes_without_duplicates(
     assert _follow_ups(sf_box.emulator) == {_phone_of(lofty_box.emulator, i): 1 for i in eligible}
 
 
+@pytest.mark.slow
 def test_sync_worker_script_runs_against_the_sandbox(tmp_path: Path) -> None:
     command = [sys.executable, str(EXAMPLES / "sync_worker.py"), "--sandbox"]
     first = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
@@ -410,6 +413,7 @@ def _sync_workers(lofty: LoftySandbox, sf: SuperfoneSandbox, tmp_path: Path, cou
     return outputs
 
 
+@pytest.mark.slow
 def test_sync_workers_share_one_rate_limit_through_redis(
     lofty_emulator_factory: Callable[..., LoftySandbox],
     superfone_emulator_factory: Callable[..., SuperfoneSandbox],
