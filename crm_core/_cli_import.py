@@ -112,7 +112,7 @@ def _limiter(spec: CLISpec, redis_url: str | None, secret: str) -> Any:
     if not redis_url:
         return None
     try:
-        from . import RedisRateLimiter  # type: ignore[attr-defined]  # optional extra, added with '.[redis]'
+        from . import RedisRateLimiter
     except ImportError:
         raise click.UsageError("--redis-url needs the Redis support: pip install 'crm-async[redis]'") from None
     key = f"{spec.prog}:{credential_digest(secret)}"

@@ -5,23 +5,23 @@ from __future__ import annotations
 import copy
 from collections.abc import Sequence
 from types import TracebackType
-from typing import Any
 
 import aiohttp
 
 from crm_core import AIMDConfig, Clock, Dialect, EventHook, RateLimiter, RetryBudget, RetryPolicy, StaticAuth
 from crm_core._client import ClientCore, RateLimit
-from crm_core._options import RequestOptions, SessionView, Transport, with_raw_response
+from crm_core._options import RequestOptions, SessionView, Transport
 from crm_core._reconcile import ReconcileSettings
 
 from ._errors import parse_error, unwrap
 from ._leads import Catalog, Leads
 from ._models import Label, LeadGroup, LeadStage, Product, SourceType
+from ._raw import CatalogWithRawResponse, LeadsWithRawResponse, TasksWithRawResponse
 from ._tasks import Tasks
 from ._version import __version__
 from ._wire import install_hooks
 
-__all__ = ["DEFAULT_BASE_URL", "DEFAULT_RATE_LIMIT", "SuperfoneClient"]
+__all__ = ["DEFAULT_BASE_URL", "DEFAULT_RATE_LIMIT", "SuperfoneClient", "SuperfoneClientWithRawResponse"]
 
 DEFAULT_BASE_URL = "https://prod-api.superfone.co.in/superfone"
 
@@ -186,7 +186,7 @@ class SuperfoneClient:
         return view
 
     @property
-    def with_raw_response(self) -> Any:
+    def with_raw_response(self) -> SuperfoneClientWithRawResponse:
         """This client, with every coroutine method returning a :class:`~crm_core.RawResponse`.
 
         ``raw = await sf.with_raw_response.leads.get(phone="+918000000001")`` sends the one
@@ -195,7 +195,7 @@ class SuperfoneClient:
         (``sf.with_options(...).with_raw_response``). Iterators (``tasks.iter``, catalog
         ``iter``) are passed through unchanged.
         """
-        return with_raw_response(self)
+        return SuperfoneClientWithRawResponse(self)
 
     @property
     def base_url(self) -> str:
@@ -222,3 +222,17 @@ class SuperfoneClient:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.aclose()
+
+
+class SuperfoneClientWithRawResponse:
+    """:class:`SuperfoneClient`'s resources, each coroutine method returning ``RawResponse[...]``
+    (see :attr:`SuperfoneClient.with_raw_response`)."""
+
+    def __init__(self, client: SuperfoneClient) -> None:
+        self.tasks = TasksWithRawResponse(client.tasks)
+        self.leads = LeadsWithRawResponse(client.leads)
+        self.source_types = CatalogWithRawResponse(client.source_types)
+        self.labels = CatalogWithRawResponse(client.labels)
+        self.lead_stages = CatalogWithRawResponse(client.lead_stages)
+        self.lead_groups = CatalogWithRawResponse(client.lead_groups)
+        self.products = CatalogWithRawResponse(client.products)
