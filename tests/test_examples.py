@@ -323,6 +323,21 @@ async def test_sync_worker_stops_resumes_and_follows_up_each_change_once(
     assert _follow_ups(sf_box.emulator) == expected
 
 
+async def test_sync_worker_starts_the_pass_over_when_its_saved_cursor_is_refused(
+    lofty_emulator_factory: Callable[..., LoftySandbox],
+    superfone_emulator_factory: Callable[..., SuperfoneSandbox],
+    tmp_path: Path,
+) -> None:
+    lofty_box = _roomy(lofty_emulator_factory)
+    sf_box = superfone_emulator_factory()
+    eligible = _seed_leads(lofty_box.emulator, without_phone=0)
+    checkpoint = sync_worker.Checkpoint(path=tmp_path / "checkpoint.json", scroll_id="expired-or-garbled")
+    async with lofty_box.client() as lofty, sf_box.client(rate_limit=None) as sf:
+        stats = await sync_worker.sync_once(lofty, sf, checkpoint, page_size=20)
+    assert (stats.scanned, stats.created) == (50, 50)  # Lofty answered 400: the pass started over
+    assert _follow_ups(sf_box.emulator) == {_phone_of(lofty_box.emulator, i): 1 for i in eligible}
+
+
 @pytest.mark.slow
 def test_sync_worker_killed_mid_run_resumes_without_duplicates(
     lofty_emulator_factory: Callable[..., LoftySandbox],
