@@ -11,6 +11,7 @@ from ._client import RateLimit
 from ._clock import Clock, FakeClock, SystemClock
 from ._concurrency import ConcurrencyLimiter
 from ._converter import format_datetime, make_converter, parse_datetime, snake_to_camel
+from ._decode import parse_record_id
 from ._errors import (
     STATUS_ERRORS,
     APIConnectionError,
@@ -24,6 +25,7 @@ from ._errors import (
     Outcome,
     PermissionDeniedError,
     RateLimitError,
+    ReconcilePending,
     ReconciliationError,
     ServerError,
     ValidationError,
@@ -83,6 +85,7 @@ __all__ = [
     "RateLimit",
     "RateLimitError",
     "RateLimiter",
+    "ReconcilePending",
     "ReconcileSettings",
     "ReconciliationError",
     "Request",
@@ -102,6 +105,7 @@ __all__ = [
     "observe_response",
     "parse_datetime",
     "parse_rate_limit_reset",
+    "parse_record_id",
     "parse_retry_after",
     "reserve",
     "reserve_detail",

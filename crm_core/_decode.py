@@ -9,7 +9,7 @@ import cattrs
 from ._errors import APIResponseValidationError, Outcome, body_preview
 from ._session import Response
 
-__all__ = ["envelope_key", "structure"]
+__all__ = ["envelope_key", "parse_record_id", "structure"]
 
 T = TypeVar("T")
 
@@ -41,6 +41,34 @@ def envelope_key(response: Response, key: str, *, data: Any = None) -> Any:
     if not isinstance(body, dict) or key not in body:
         raise _invalid(response, f"expected an object with {key!r}")
     return body[key]
+
+
+def parse_record_id(value: Any, *, response: Response, field: str, digit_strings: bool = False) -> int:
+    """A record ID read from a 2xx body, checked: a positive int (never truncated, never guessed).
+
+    Accepts an ``int`` (not a ``bool``) above zero, and, with ``digit_strings`` (for APIs that
+    document string IDs), a string of ASCII digits. Rejects ``"abc"``, ``None``, ``12.9``,
+    ``12.0``, ``True``, ``0``, negatives.
+
+    Args:
+        value: The decoded JSON value (``body["taskId"]``).
+        response: The 2xx it came from (for the error's method, URL, status and body).
+        field: The wire field name, for the message (``"taskId"``).
+        digit_strings: Also accept digit-only strings.
+
+    Returns:
+        The ID.
+
+    Raises:
+        APIResponseValidationError: with ``outcome=PROCESSED``: the server answered 2xx, so the
+            write landed; a create must look it up, never re-send it blindly.
+    """
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    if digit_strings and isinstance(value, str) and value.isascii() and value.isdigit() and int(value) > 0:
+        return int(value)
+    allowed = "a positive integer" + (" or a string of digits" if digit_strings else "")
+    raise _invalid(response, f"{field}={value!r} is not a usable record ID (expected {allowed})")
 
 
 def structure(converter: cattrs.Converter, data: Any, cls: type[T], response: Response) -> T:
