@@ -196,7 +196,7 @@ def test_parse_record_id_accepts_only_real_ids() -> None:
 async def test_gathered_creates_sharing_a_dedupe_key_make_one_task() -> None:
     emulator = LoftyEmulator(rate_limit=FixedWindowRateLimit(limit=10**6, window=60))
     lead = sandbox_lead_ids()[1]
-    row = {
+    row: dict[str, Any] = {
         "type": "Call",
         "content": "Once",
         "lead_id": lead,
