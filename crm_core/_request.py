@@ -33,6 +33,7 @@ class Request:
         params: Query parameters; ``None`` values are dropped, booleans become
             ``"true"``/``"false"``, sequences repeat the key.
         json: JSON-ready body, or ``None`` for no body.
+        form: A form body (``application/x-www-form-urlencoded``), instead of ``json``.
     """
 
     method: str
@@ -41,6 +42,7 @@ class Request:
     kind: RequestKind
     params: Mapping[str, QueryValue | None] | None = None
     json: Any = None
+    form: Mapping[str, str] | None = None
 
     def query(self) -> list[tuple[str, str]]:
         """The query string as ``(key, value)`` pairs, in order."""

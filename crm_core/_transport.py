@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import urllib.parse
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -117,6 +118,9 @@ class Transport:
         if request.json is not None:
             body = json.dumps(request.json, ensure_ascii=False, separators=(",", ":")).encode()
             headers["Content-Type"] = "application/json"
+        elif request.form is not None:
+            body = urllib.parse.urlencode(request.form).encode()
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
         elif self.dialect.content_type_always:
             headers["Content-Type"] = "application/json"
         params = request.query() if request.params else None
