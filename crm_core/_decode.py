@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, TypeVar
 
 import cattrs
@@ -9,7 +10,7 @@ import cattrs
 from ._errors import APIResponseValidationError, Outcome, body_preview
 from ._session import Response
 
-__all__ = ["envelope_key", "parse_record_id", "structure"]
+__all__ = ["envelope_key", "parse_record_id", "same_instant", "structure"]
 
 T = TypeVar("T")
 
@@ -82,3 +83,19 @@ def structure(converter: cattrs.Converter, data: Any, cls: type[T], response: Re
     except (cattrs.BaseValidationError, ValueError, TypeError, KeyError) as exc:
         detail = "; ".join(cattrs.transform_error(exc)) if isinstance(exc, cattrs.BaseValidationError) else str(exc)
         raise _invalid(response, f"{cls.__name__}: {detail}") from exc
+
+
+def same_instant(sent: datetime, seen: datetime | None, *, precision: float) -> bool:
+    """Whether a time read back is the one sent, at the precision the server stores.
+
+    A server that keeps whole seconds (Lofty) or milliseconds (Superfone) may truncate or round
+    what it was sent, so times count as equal when they differ by less than ``precision``.
+
+    Args:
+        sent: The time sent (aware).
+        seen: The time read back (aware), or ``None``.
+        precision: The server's resolution, seconds (``1.0``, ``0.001``).
+    """
+    if seen is None:
+        return False
+    return abs((seen - sent).total_seconds()) < precision

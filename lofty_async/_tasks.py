@@ -32,7 +32,7 @@ from crm_core import (
     ValidationError,
 )
 from crm_core._bulk import CreateOptions, bulk_create
-from crm_core._decode import envelope_key, structure
+from crm_core._decode import envelope_key, same_instant, structure
 from crm_core._journal import Journal
 from crm_core._reconcile import Candidate, CreateLedger, ReconcileSettings, send_create_once
 from crm_core._validation import (
@@ -203,17 +203,19 @@ def _same_instant_or_wall_time(sent: str | None, seen: datetime | None, zone: st
     """Whether a time read back matches the one sent.
 
     Lofty renders times with a ``GMT`` suffix that may be the UTC instant or the wall time in
-    the task's zone (the docs' example is ambiguous), so either reading counts as a match.
+    the task's zone (the docs' example is ambiguous), so either reading counts as a match. Lofty
+    stores whole seconds, so the comparison is at one-second precision (a time sent with a
+    fraction reads back truncated or rounded).
     """
     if sent is None:
         return True
     if seen is None:
         return False
     wanted = to_aware_datetime("time", sent)
-    if seen == wanted:
+    if same_instant(wanted, seen, precision=1.0):
         return True
     local = wanted.astimezone(ZoneInfo(zone)) if zone else wanted
-    return seen.replace(tzinfo=None) == local.replace(tzinfo=None)
+    return same_instant(local.replace(tzinfo=UTC), seen.replace(tzinfo=UTC), precision=1.0)
 
 
 def matches_create(task: Task, payload: TaskCreate) -> bool:

@@ -12,7 +12,7 @@ import cattrs
 
 from crm_core import BulkSummary, HTTPSession, Request, RequestKind, RowResult, ValidationError
 from crm_core._bulk import CreateOptions, bulk_create
-from crm_core._decode import structure
+from crm_core._decode import same_instant, structure
 from crm_core._journal import Journal
 from crm_core._pagination import iter_pages
 from crm_core._reconcile import Candidate, CreateLedger, ReconcileSettings, send_create_once
@@ -193,7 +193,7 @@ class Tasks:
             async for task in self.iter(payload.lead_id):
                 if task.created_at is not None and task.created_at.timestamp() < threshold:
                     break  # newest first: everything further is older than the write
-                if task.type == payload.type and task.due_date == due:
+                if task.type == payload.type and same_instant(due, task.due_date, precision=0.001):
                     found.append(Candidate(id=task.id, created_at=task.created_at, value=task))
             return found
 
