@@ -16,6 +16,7 @@ module holds the loop around it:
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -253,7 +254,7 @@ class HTTPSession:
             return await self._attempt(http, call, 1, decode, timeout)
         except APIError as error:
             first = error
-        if not await _Decision(self).decide(first, call):
+        if not await _Decision(self, call).decide(first):
             self._give_up(request, first)
             raise first
         return await self._retry_loop(http, call, first, decode, timeout)
@@ -270,11 +271,10 @@ class HTTPSession:
             sleep=self._clock.sleep,
             stop=DeadlineStop(call.policy, self._clock, call.started),
             wait=ServerHintWait(call.policy, self._rng),
-            retry=_Decision(self, decided=first),
-            before_sleep=self._before_sleep,
+            retry=_Decision(self, call, decided=first),
+            before_sleep=functools.partial(self._before_sleep, call.request),
             reraise=True,
         )
-        retrying.call = call  # type: ignore[attr-defined]
         try:
             async for attempt in retrying:
                 with attempt:
@@ -320,12 +320,10 @@ class HTTPSession:
         )
         return decode(response)
 
-    def _before_sleep(self, retry_state: tenacity.RetryCallState) -> None:
+    def _before_sleep(self, request: Request, retry_state: tenacity.RetryCallState) -> None:
         outcome = retry_state.outcome
         error = outcome.exception() if outcome is not None else None
         delay = retry_state.upcoming_sleep
-        call: _Call = retry_state.retry_object.call  # type: ignore[attr-defined]
-        request = call.request
         reason = _reason(error)
         url = self.url_for(request)
         self.log.warning(
@@ -366,8 +364,9 @@ class HTTPSession:
 class _Decision:
     """The loop's one retry decision (an async tenacity ``retry`` strategy)."""
 
-    def __init__(self, session: HTTPSession, decided: APIError | None = None) -> None:
+    def __init__(self, session: HTTPSession, call: _Call, decided: APIError | None = None) -> None:
         self.session = session
+        self.call = call
         self.decided = decided  # attempt 1's failure was judged before the loop was built
 
     async def __call__(self, retry_state: tenacity.RetryCallState) -> bool:
@@ -380,13 +379,13 @@ class _Decision:
         if error is self.decided:
             self.decided = None
             return True
-        call: _Call = retry_state.retry_object.call  # type: ignore[attr-defined]
-        return await self.decide(error, call)
+        return await self.decide(error)
 
-    async def decide(self, error: APIError, call: _Call) -> bool:
+    async def decide(self, error: APIError) -> bool:
         """Whether ``error`` (the last attempt's) is retried; updates the call's counters."""
         if isinstance(error, ReconciliationError):
             return False
+        call = self.call
         session, policy, request = self.session, call.policy, call.request
         if error.status == 401 and not call.refreshed:
             call.refreshed = True  # once per call: the credentials may have been renewed
