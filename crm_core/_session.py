@@ -7,7 +7,7 @@ module holds the loop around it:
 * the first attempt runs on its own; a call that succeeds builds no retry machinery;
 * on the first failure a tenacity ``AsyncRetrying`` takes over, seeded with that failure as
   attempt 1. It is the one retry loop: backoff and server hints (:class:`ServerHintWait`), one
-  stop (:class:`DeadlineStop`), and one decision (:class:`_Decision`) covering transient
+  stop (:class:`DeadlineStop`), and one decision (:class:`~crm_core._retry_loop.RetryDecision`) covering transient
   failures (client-wide :class:`RetryBudget`, ``max_retries``), server pacing (429 with a hint:
   neither), the once-per-call credential refresh after a 401, and, for creates, the
   reconciliation step that looks an ambiguous write up before it is sent again.
@@ -19,8 +19,8 @@ import asyncio
 import functools
 import logging
 import random
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 import aiohttp
 import tenacity
@@ -29,48 +29,19 @@ from ._clock import Clock, SystemClock
 from ._concurrency import ConcurrencyLimiter
 from ._errors import (
     APIError,
-    APIResponseValidationError,
     APITimeoutError,
     Outcome,
-    RateLimitError,
-    ReconciliationError,
 )
-from ._events import Event, EventHook, EventKind
+from ._events import Event, EventHook
 from ._ratelimit import LocalRateLimiter, RateLimiter
 from ._request import Auth, Dialect, Request, Response, StaticAuth, outcome_for_status
-from ._retry import DeadlineStop, RequestKind, RetryBudget, RetryPolicy, ServerHintWait, is_paced, may_resend
+from ._retry import DeadlineStop, RetryBudget, RetryPolicy, ServerHintWait
+from ._retry_loop import CallState, RetryDecision, RetryReporter, Settle
 from ._transport import Transport
 
 __all__ = ["Auth", "Dialect", "HTTPSession", "Request", "Response", "StaticAuth", "outcome_for_status"]
 
 T = TypeVar("T")
-
-Settle = Callable[[APIError], Awaitable[Any]]
-"""``settle(error)``: after an ambiguous create, look the write up. Returns the call's result
-when found, ``None`` when the write is absent (it is then re-sent); raises to stop."""
-
-
-def _ambiguous(error: APIError) -> bool:
-    """A create that may have landed (or did, with an unreadable answer): look it up first."""
-    if error.outcome is Outcome.MAYBE_PROCESSED:
-        return True
-    return isinstance(error, APIResponseValidationError) and error.outcome is Outcome.PROCESSED
-
-
-class _Call:
-    """What one call's retry loop knows across its attempts."""
-
-    __slots__ = ("credentials", "pending", "policy", "refreshed", "request", "retries", "settle", "started")
-
-    def __init__(self, request: Request, policy: RetryPolicy, started: float, settle: Settle | None) -> None:
-        self.request = request
-        self.policy = policy
-        self.started = started
-        self.settle = settle
-        self.retries = 0  # failure retries (5xx, connection, unhinted 429); paced ones are free
-        self.refreshed = False
-        self.credentials: Mapping[str, str] = {}
-        self.pending: APIError | None = None  # an ambiguous create to look up before re-sending
 
 
 class HTTPSession:
@@ -144,6 +115,7 @@ class HTTPSession:
             hooks=self._hooks,
             log=self.log,
         )
+        self._report = RetryReporter(log=self.log, emit=self.emit, hooks=bool(self._hooks), base_url=self.base_url)
 
     def __repr__(self) -> str:
         return f"HTTPSession(base_url={self.base_url!r}, auth={self._auth!r})"
@@ -249,20 +221,20 @@ class HTTPSession:
         http = self._http()
         started = self._clock.monotonic()
         self.retry_budget.record_attempt()
-        call = _Call(request, policy, started, settle)
+        call = CallState(request, policy, started, settle)
         try:
             return await self._attempt(http, call, 1, decode, timeout)
         except APIError as error:
             first = error
-        if not await _Decision(self, call).decide(first):
-            self._give_up(request, first)
+        if not await self._decision(call).decide(first):
+            self._report.give_up(request, first)
             raise first
         return await self._retry_loop(http, call, first, decode, timeout)
 
     async def _retry_loop(
         self,
         http: aiohttp.ClientSession,
-        call: _Call,
+        call: CallState,
         first: APIError,
         decode: Callable[[Response], T],
         attempt_timeout: float | None,
@@ -271,8 +243,8 @@ class HTTPSession:
             sleep=self._clock.sleep,
             stop=DeadlineStop(call.policy, self._clock, call.started),
             wait=ServerHintWait(call.policy, self._rng),
-            retry=_Decision(self, call, decided=first),
-            before_sleep=functools.partial(self._before_sleep, call.request),
+            retry=self._decision(call, decided=first),
+            before_sleep=functools.partial(self._report.before_sleep, call.request),
             reraise=True,
         )
         try:
@@ -283,14 +255,17 @@ class HTTPSession:
                         raise first  # already tried outside the loop; let tenacity decide on it
                     result = await self._attempt(http, call, number, decode, attempt_timeout)
         except APIError as error:
-            self._give_up(call.request, error)
+            self._report.give_up(call.request, error)
             raise
         return result
+
+    def _decision(self, call: CallState, decided: APIError | None = None) -> RetryDecision:
+        return RetryDecision(auth=self._auth, budget=self.retry_budget, clock=self._clock, call=call, decided=decided)
 
     async def _attempt(
         self,
         http: aiohttp.ClientSession,
-        call: _Call,
+        call: CallState,
         number: int,
         decode: Callable[[Response], T],
         attempt_timeout: float | None,
@@ -320,111 +295,6 @@ class HTTPSession:
         )
         return decode(response)
 
-    def _before_sleep(self, request: Request, retry_state: tenacity.RetryCallState) -> None:
-        outcome = retry_state.outcome
-        error = outcome.exception() if outcome is not None else None
-        delay = retry_state.upcoming_sleep
-        reason = _reason(error)
-        url = self.url_for(request)
-        self.log.warning(
-            "%s %s failed (%s); retry %d in %.2f s", request.method, url, reason, retry_state.attempt_number, delay
-        )
-        if self._hooks:
-            self.emit(
-                Event(
-                    kind=EventKind.RETRY,
-                    operation=request.operation,
-                    method=request.method,
-                    url=url,
-                    attempt=retry_state.attempt_number,
-                    status=getattr(error, "status", None),
-                    delay=delay,
-                    reason=reason,
-                    error=error,
-                )
-            )
-
-    def _give_up(self, request: Request, error: APIError) -> None:
-        self.log.info("%s %s gave up: %s", request.method, self.url_for(request), _reason(error))
-        if self._hooks:
-            self.emit(
-                Event(
-                    kind=EventKind.GIVE_UP,
-                    operation=request.operation,
-                    method=request.method,
-                    url=self.url_for(request),
-                    attempt=error.attempts,
-                    status=error.status,
-                    reason=_reason(error),
-                    error=error,
-                )
-            )
-
-
-class _Decision:
-    """The loop's one retry decision (an async tenacity ``retry`` strategy)."""
-
-    def __init__(self, session: HTTPSession, call: _Call, decided: APIError | None = None) -> None:
-        self.session = session
-        self.call = call
-        self.decided = decided  # attempt 1's failure was judged before the loop was built
-
-    async def __call__(self, retry_state: tenacity.RetryCallState) -> bool:
-        outcome = retry_state.outcome
-        if outcome is None or not outcome.failed:
-            return False
-        error = outcome.exception()
-        if not isinstance(error, APIError) or isinstance(error, ReconciliationError):
-            return False  # CancelledError, programming errors, a settled "cannot tell": final
-        if error is self.decided:
-            self.decided = None
-            return True
-        return await self.decide(error)
-
-    async def decide(self, error: APIError) -> bool:
-        """Whether ``error`` (the last attempt's) is retried; updates the call's counters."""
-        if isinstance(error, ReconciliationError):
-            return False
-        call = self.call
-        session, policy, request = self.session, call.policy, call.request
-        if error.status == 401 and not call.refreshed:
-            call.refreshed = True  # once per call: the credentials may have been renewed
-            return await session._auth.on_unauthorized(call.credentials)
-        if call.settle is not None and request.kind is RequestKind.CREATE and _ambiguous(error):
-            call.pending = error  # the next attempt looks the write up before re-sending
-            return True
-        if not may_resend(error, request.kind, policy.statuses):
-            return False
-        hint = error.retry_after
-        if hint is not None and hint > policy.max_retry_after:
-            if isinstance(error, RateLimitError):
-                error.retry_at = session.clock.time() + hint
-            error.note = (
-                f"Not retried: the server asked for a {hint:.0f} s pause, longer than "
-                f"max_retry_after={policy.max_retry_after:.0f} s."
-            )
-            return False
-        if is_paced(error):
-            # The server said when to come back: that is pacing, not a failure. It spends
-            # neither the retry budget nor max_retries; the deadline (or pacing_timeout) ends it.
-            return True
-        if call.retries >= policy.max_retries:
-            return False
-        if not session.retry_budget.try_spend():
-            error.note = "Not retried: the client's retry budget is spent (too many failures)."
-            return False
-        call.retries += 1
-        return True
-
 
 def _identity(response: Response) -> Response:
     return response
-
-
-def _reason(error: BaseException | None) -> str:
-    if error is None:
-        return "unknown"
-    if isinstance(error, APIError) and error.status is not None:
-        return f"status {error.status}"
-    cause = error.__cause__
-    return type(cause).__name__ if cause is not None else type(error).__name__
