@@ -22,6 +22,7 @@ from ._converter import (
     same_instant_at_precision,
     snake_to_camel,
 )
+from ._decode import parse_record_id
 from ._errors import (
     STATUS_ERRORS,
     APIConnectionError,
@@ -35,6 +36,7 @@ from ._errors import (
     Outcome,
     PermissionDeniedError,
     RateLimitError,
+    ReconcilePending,
     ReconciliationError,
     ServerError,
     ValidationError,
@@ -100,6 +102,7 @@ __all__ = [
     "RateLimitError",
     "RateLimiter",
     "RawResponse",
+    "ReconcilePending",
     "ReconcileSettings",
     "ReconciliationError",
     "RedisRateLimiter",
@@ -128,6 +131,7 @@ __all__ = [
     "parse_datetime",
     "parse_int",
     "parse_rate_limit_reset",
+    "parse_record_id",
     "parse_retry_after",
     "raw_response_wrapper",
     "reserve",
