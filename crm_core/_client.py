@@ -44,7 +44,12 @@ _LIMITERS: weakref.WeakValueDictionary[tuple[Hashable, ...], LocalRateLimiter] =
 
 
 def _shared_limiter(
-    base_url: str, auth: Auth, rate_limit: RateLimit | None, concurrency: ConcurrencyLimiter, clock: Clock
+    base_url: str,
+    auth: Auth,
+    rate_limit: RateLimit | None,
+    concurrency: ConcurrencyLimiter,
+    clock: Clock,
+    max_pause: float = 60.0,
 ) -> LocalRateLimiter:
     """One limiter per (API, credential, rate settings, clock) in this process.
 
@@ -61,6 +66,7 @@ def _shared_limiter(
             burst=None if rate_limit is None else rate_limit.burst,
             aimd=None if rate_limit is None else rate_limit.adaptive,
             concurrency=concurrency,
+            max_pause=max_pause,
             clock=clock,
         )
 
@@ -125,7 +131,9 @@ class ClientCore:
         self.clock = clock or SystemClock()
         self.concurrency = ConcurrencyLimiter(max_concurrency)
         if limiter is None:
-            limiter = _shared_limiter(base_url, auth, rate_limit, self.concurrency, self.clock)
+            limiter = _shared_limiter(
+                base_url, auth, rate_limit, self.concurrency, self.clock, dialect.max_server_pause
+            )
         else:
             bind = getattr(limiter, "bind", None)  # a shared (Redis) limiter names its key after us
             if callable(bind):

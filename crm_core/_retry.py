@@ -9,9 +9,9 @@ import attrs
 import tenacity
 
 from ._clock import Clock
-from ._errors import APIError, APIResponseValidationError, Outcome
+from ._errors import APIError, APIResponseValidationError, Outcome, RateLimitError
 
-__all__ = ["RequestKind", "RetryBudget", "RetryPolicy"]
+__all__ = ["RequestKind", "RetryBudget", "RetryPolicy", "is_paced"]
 
 
 class RequestKind(enum.Enum):
@@ -37,8 +37,15 @@ class RetryPolicy:
     ``U(0, min(max_delay, initial_delay * 2**n))`` seconds, or the server's hint
     (``Retry-After``, ``X-RateLimit-Reset``) when that is longer.
 
+    A 429 that says when to come back (``Retry-After`` or ``X-RateLimit-Reset``) is the server
+    pacing the call, not a failure: waiting for it spends neither ``max_retries`` nor the
+    client's :class:`RetryBudget`. A paced call ends only when the server's pause exceeds
+    ``max_retry_after``, when ``deadline`` would pass, or, without a deadline, after
+    ``pacing_timeout`` seconds in all.
+
     Attributes:
-        max_retries: Retries after the first attempt (so ``max_retries + 1`` attempts at most).
+        max_retries: Failure retries after the first attempt (5xx, connection errors, a 429
+            without a hint); server-paced retries are not counted.
         initial_delay: Backoff base, seconds.
         max_delay: Backoff cap, seconds (server hints may exceed it, up to ``max_retry_after``).
         max_retry_after: Longest server hint honoured, seconds; a longer one raises
@@ -46,6 +53,8 @@ class RetryPolicy:
         deadline: Seconds from the start of the call after which no new attempt starts, and
             attempts are cut short to fit; ``None`` for no deadline.
         statuses: HTTP statuses worth retrying.
+        pacing_timeout: Without a ``deadline``, seconds from the call's start after which no
+            new server-paced attempt starts (``None``: no limit).
     """
 
     max_retries: int = attrs.field(default=3, validator=attrs.validators.ge(0))
@@ -54,6 +63,7 @@ class RetryPolicy:
     max_retry_after: float = attrs.field(default=120.0, validator=attrs.validators.ge(0))
     deadline: float | None = None
     statuses: frozenset[int] = frozenset({408, 429, 500, 502, 503, 504})
+    pacing_timeout: float | None = 600.0
 
     def backoff(self, retry_index: int, rng: random.Random) -> float:
         """Full-jitter delay before retry number ``retry_index`` (0-based), seconds."""
@@ -76,6 +86,11 @@ def may_resend(error: APIError, kind: RequestKind, statuses: frozenset[int]) -> 
     if kind is RequestKind.CREATE:
         return error.outcome is Outcome.NOT_SENT
     return True
+
+
+def is_paced(error: BaseException) -> bool:
+    """Whether ``error`` is a 429 that says when to come back (server pacing, not a failure)."""
+    return isinstance(error, RateLimitError) and error.status == 429 and error.retry_after is not None
 
 
 class RetryBudget:
@@ -122,17 +137,23 @@ class ServerHintWait(tenacity.wait.wait_base):
         self.rng = rng
 
     def __call__(self, retry_state: tenacity.RetryCallState) -> float:
-        backoff = self.policy.backoff(retry_state.attempt_number - 1, self.rng)
         outcome = retry_state.outcome
         hint: float | None = None
         if outcome is not None and outcome.failed:
             error = outcome.exception()
             hint = getattr(error, "retry_after", None)
+            if error is not None and is_paced(error):
+                return hint or 0.0  # the server's own pace; the shared limiter spreads the restart
+        backoff = self.policy.backoff(retry_state.attempt_number - 1, self.rng)
         return max(backoff, hint or 0.0)
 
 
 class DeadlineStop(tenacity.stop.stop_base):
-    """tenacity stop: attempts exhausted, or the next attempt would start past the deadline."""
+    """tenacity stop: the next attempt would start past the deadline (or ``pacing_timeout``).
+
+    The number of failure retries is counted by the retry decision (paced retries do not
+    count), so this is the loop's only stop.
+    """
 
     def __init__(self, policy: RetryPolicy, clock: Clock, started: float) -> None:
         self.policy = policy
@@ -140,9 +161,8 @@ class DeadlineStop(tenacity.stop.stop_base):
         self.started = started
 
     def __call__(self, retry_state: tenacity.RetryCallState) -> bool:
-        if retry_state.attempt_number > self.policy.max_retries:
-            return True
-        if self.policy.deadline is None:
+        limit = self.policy.deadline if self.policy.deadline is not None else self.policy.pacing_timeout
+        if limit is None:
             return False
         elapsed = self.clock.monotonic() - self.started
-        return elapsed + (retry_state.upcoming_sleep or 0.0) >= self.policy.deadline
+        return elapsed + (retry_state.upcoming_sleep or 0.0) >= limit

@@ -1,9 +1,9 @@
 """The HTTP session both SDKs run on.
 
 Building a request and decoding a response are pure (:class:`Request`, :class:`Dialect`); the
-aiohttp call is a few lines in :meth:`HTTPSession._attempt`. Around it: the rate limiter (wait
-for permission), the concurrency slot (held only while an attempt is on the wire, never while
-sleeping), tenacity retries with server-hinted backoff, outcome classification for writes, the
+aiohttp call is a few lines in :meth:`HTTPSession._exchange`. Around it: the concurrency slot
+(never held while sleeping between retries), the rate permit (taken inside the slot, right before
+the request leaves), tenacity retries with server-hinted backoff, outcome classification for writes, the
 client-wide retry budget, events and logging.
 """
 
@@ -38,7 +38,7 @@ from ._errors import (
 )
 from ._events import Event, EventHook, EventKind
 from ._ratelimit import LimiterWaitTooLong, LocalRateLimiter, RateLimiter, server_pause_hint
-from ._retry import DeadlineStop, RequestKind, RetryBudget, RetryPolicy, ServerHintWait, may_resend
+from ._retry import DeadlineStop, RequestKind, RetryBudget, RetryPolicy, ServerHintWait, is_paced, may_resend
 
 __all__ = ["Auth", "Dialect", "HTTPSession", "Request", "Response", "StaticAuth"]
 
@@ -115,6 +115,9 @@ class Dialect:
         unwrap: Turns a decoded success body into the payload (Superfone strips ``data``).
         content_type_always: Send ``Content-Type: application/json`` on every request, even
             without a body (Lofty's DELETE endpoints reject requests without it).
+        max_server_pause: Longest plausible server pause, seconds: the API's rate-limit window
+            (Lofty documents 60 s). ``Retry-After`` / ``X-RateLimit-Reset`` hints beyond it are
+            capped to it, in errors' ``retry_after`` and in the shared cooldown.
     """
 
     name: str
@@ -125,6 +128,7 @@ class Dialect:
     )
     unwrap: Callable[[Any], Any] = lambda data: data
     content_type_always: bool = False
+    max_server_pause: float = 60.0
 
 
 class Auth(Protocol):
@@ -188,10 +192,13 @@ async def _on_headers_sent(
 
 
 class _RetryDecision(tenacity.retry_base):
+    """Per call: whether to retry, counting failure retries apart from server-paced ones."""
+
     def __init__(self, session: HTTPSession, request: Request, policy: RetryPolicy) -> None:
         self.session = session
         self.request = request
         self.policy = policy
+        self.retries = 0  # failure retries (5xx, connection, unhinted 429), not paced ones
 
     def __call__(self, retry_state: tenacity.RetryCallState) -> bool:
         outcome = retry_state.outcome
@@ -358,8 +365,6 @@ class HTTPSession:
             return False  # CancelledError, programming errors: never retried
         if not may_resend(error, request.kind, policy.statuses):
             return False
-        if retry_state.attempt_number > policy.max_retries:
-            return False
         hint = error.retry_after
         if hint is not None and hint > policy.max_retry_after:
             if isinstance(error, RateLimitError):
@@ -369,9 +374,19 @@ class HTTPSession:
                 f"max_retry_after={policy.max_retry_after:.0f} s."
             )
             return False
+        if is_paced(error):
+            # The server said when to come back: that is pacing, not a failure. It spends
+            # neither the retry budget nor max_retries; the deadline (or pacing_timeout) ends it.
+            return True
+        decision = retry_state.retry_object.retry
+        count = decision.retries if isinstance(decision, _RetryDecision) else retry_state.attempt_number - 1
+        if count >= policy.max_retries:
+            return False
         if not self.retry_budget.try_spend():
             error.note = "Not retried: the client's retry budget is spent (too many failures)."
             return False
+        if isinstance(decision, _RetryDecision):
+            decision.retries += 1
         return True
 
     def _before_sleep(self, request: Request) -> Callable[[tenacity.RetryCallState], None]:
@@ -434,34 +449,10 @@ class HTTPSession:
             "attempts": number,
             "operation": request.operation,
         }
-        try:
-            waited = await self.limiter.acquire(max_wait=policy.max_retry_after)
-        except LimiterWaitTooLong as exc:
-            raise RateLimitError(
-                "The shared rate-limit cooldown lasts longer than max_retry_after",
-                retry_at=exc.until,
-                retry_after=exc.wait,
-                status=None,
-                outcome=Outcome.NOT_SENT,
-                **common,
-            ) from None
-        if waited > 0:
-            self.emit(
-                Event(
-                    kind=EventKind.RATE_LIMITED,
-                    operation=request.operation,
-                    method=request.method,
-                    url=url,
-                    attempt=number,
-                    delay=waited,
-                    reason="paced by the rate limiter",
-                )
-            )
         timeout = self._timeout
         if policy.deadline is not None:
             remaining = policy.deadline - (self._clock.monotonic() - started)
             if remaining <= 0:
-                self.limiter.observe(status=None, headers={}, latency=None)
                 raise APITimeoutError(
                     "The call's deadline passed before the attempt", outcome=Outcome.NOT_SENT, **common
                 )
@@ -470,10 +461,11 @@ class HTTPSession:
         unauthorized_retry = True
         while True:
             credentials = await self._auth.headers()  # renewed here when due, outside any slot
-            status, headers, raw = await self._exchange(http, request, url, number, timeout, common, credentials)
+            status, headers, raw = await self._exchange(
+                http, request, url, number, timeout, common, credentials, policy
+            )
             if status == 401 and unauthorized_retry and await self._auth.on_unauthorized(credentials):
                 unauthorized_retry = False
-                await self.limiter.acquire()
                 continue
             break
 
@@ -497,8 +489,13 @@ class HTTPSession:
         attempt_timeout: float,
         common: Mapping[str, Any],
         credentials: Mapping[str, str],
+        policy: RetryPolicy,
     ) -> tuple[int, CIMultiDict[str], bytes]:
-        """One HTTP exchange inside a concurrency slot; the body is read and released."""
+        """One HTTP exchange inside a concurrency slot; the body is read and released.
+
+        The rate permit is taken inside the slot, right before the request leaves, so a caller
+        queued for a slot holds no permit and pacing follows what the server said last.
+        """
         body: bytes | None = None
         send_headers = {"User-Agent": self._user_agent, "Accept": "application/json", **credentials}
         if request.json is not None:
@@ -507,8 +504,9 @@ class HTTPSession:
             send_headers["Content-Type"] = "application/json"
         trace_ctx: dict[str, bool] = {}
         begin = self._clock.monotonic()
-        try:
-            async with self.concurrency.slot():
+        async with self.concurrency.slot():
+            await self._permit(request, url, number, policy, common)
+            try:
                 self.log.debug("%s %s attempt %d", request.method, url, number)
                 self.emit(
                     Event(
@@ -535,16 +533,16 @@ class HTTPSession:
                     raw = await resp.read()
                     status = resp.status
                     headers = CIMultiDict(resp.headers)
-        except asyncio.CancelledError:
-            # Cancelled while queued or on the wire: the slot is freed by the context
-            # manager, the limiter's count of outstanding requests is settled here.
-            self.limiter.observe(status=None, headers={}, latency=None)
-            raise
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            self.limiter.observe(status=None, headers={}, latency=None)
-            raise self._connection_error(exc, trace_ctx, common) from exc
-        latency = self._clock.monotonic() - begin
-        pause = self.limiter.observe(status=status, headers=headers, latency=latency)
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                self.limiter.observe(status=None, headers={}, latency=None)
+                raise self._connection_error(exc, trace_ctx, common) from exc
+            except BaseException:
+                # Cancelled on the wire, or anything else after the permit was granted: settle
+                # the limiter's count of outstanding requests (and probes) here.
+                self.limiter.observe(status=None, headers={}, latency=None)
+                raise
+            latency = self._clock.monotonic() - begin
+            pause = self.limiter.observe(status=status, headers=headers, latency=latency)
         self.log.debug("%s %s -> %d in %.3f s", request.method, url, status, latency)
         self.emit(
             Event(
@@ -571,6 +569,33 @@ class HTTPSession:
                 )
             )
         return status, headers, raw
+
+    async def _permit(
+        self, request: Request, url: str, number: int, policy: RetryPolicy, common: Mapping[str, Any]
+    ) -> None:
+        try:
+            waited = await self.limiter.acquire(max_wait=policy.max_retry_after)
+        except LimiterWaitTooLong as exc:
+            raise RateLimitError(
+                "The shared rate-limit cooldown lasts longer than max_retry_after",
+                retry_at=exc.until,
+                retry_after=exc.wait,
+                status=None,
+                outcome=Outcome.NOT_SENT,
+                **common,
+            ) from None
+        if waited > 0:
+            self.emit(
+                Event(
+                    kind=EventKind.RATE_LIMITED,
+                    operation=request.operation,
+                    method=request.method,
+                    url=url,
+                    attempt=number,
+                    delay=waited,
+                    reason="paced by the rate limiter",
+                )
+            )
 
     def _connection_error(
         self, exc: BaseException, trace_ctx: Mapping[str, bool], common: Mapping[str, Any]
@@ -611,7 +636,7 @@ class HTTPSession:
         text = raw.decode("utf-8", "replace")
         code, message = self._dialect.parse_error(status, text)
         cls = self._dialect.error_class(status, code)
-        hint = server_pause_hint(status, headers, self._clock.time())
+        hint = server_pause_hint(status, headers, self._clock.time(), self._dialect.max_server_pause)
         kwargs: dict[str, Any] = {
             "status": status,
             "code": code,

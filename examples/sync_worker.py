@@ -19,7 +19,9 @@ The checkpoint is a small JSON file, rewritten atomically after every step:
 So a restart (even after ``kill -9``) resumes without duplicates: one task per lead change.
 Lofty's times have whole seconds, so two changes of one lead within the same second count as one.
 ``--shard I/N`` splits the leads between N workers by a stable hash of the lead ID; give each
-its own checkpoint. ``--redis-url`` (or ``REDIS_URL``) makes all of them share one rate limit.
+its own checkpoint. ``--redis-url`` (or ``REDIS_URL``) makes all of them share Lofty's one
+rate limit (the app's, not the process's) through :class:`crm_core.RedisRateLimiter`, and
+Superfone's too when ``--superfone-rate-limit N/S`` sets one (``pip install '.[redis]'``).
 
 Run one pass against the local sandboxes (in-process emulators whose state is kept next to the
 checkpoint, so a re-run meets the same servers)::
@@ -53,6 +55,7 @@ from typing import Any
 import attrs
 import click
 
+from crm_core import RedisRateLimiter
 from lofty_async import BadRequestError, Lead, LoftyClient
 from superfone_async import DEFAULT_BASE_URL as SUPERFONE_URL
 from superfone_async import NotFoundError, RateLimit, SuperfoneClient, ValidationError
@@ -119,20 +122,27 @@ def e164(phone: str, country_code: str) -> str:
 
 
 async def _pages(lofty: LoftyClient, checkpoint: Checkpoint, page_size: int) -> AsyncIterator[list[Lead]]:
-    """Lofty's leads page by page, from the saved cursor; the checkpoint gets the next cursor."""
-    page = None
-    if checkpoint.scroll_id is not None:
-        with contextlib.suppress(BadRequestError):  # the cursor expired: start the pass over
-            page = await lofty.leads.list(limit=page_size, scroll_id=checkpoint.scroll_id)
-    if page is None:
-        page = await lofty.leads.list(limit=page_size)
+    """Lofty's leads page by page, resuming at the saved ``scrollId``; a page's cursor is saved
+    once the page has been handled (so a crash re-reads at most one page)."""
+    start = checkpoint.scroll_id
     while True:
-        yield page.leads
-        if not page.leads or page.scroll_id is None:
+        leads = lofty.leads.iter(page_size=page_size, scroll_id=start)
+        page: list[Lead] = []
+        try:
+            async for lead in leads:
+                page.append(lead)
+                if leads.at_page_end:
+                    yield page
+                    page = []
+                    checkpoint.scroll_id = leads.scroll_id
+                    checkpoint.save()
+            if page:
+                yield page
             return
-        checkpoint.scroll_id = page.scroll_id
-        checkpoint.save()
-        page = await lofty.leads.list(limit=page_size, scroll_id=page.scroll_id)
+        except BadRequestError:
+            if start is None or leads.pages_fetched:
+                raise
+            start = None  # the saved cursor expired: start the pass over (``done`` skips what was handled)
 
 
 async def _follow_up(
@@ -329,7 +339,17 @@ async def _main(options: dict[str, Any]) -> SyncStats:
             sf_options.setdefault("rate_limit", None)  # the Superfone sandbox has no limit
         if not lofty_key or not sf_key:
             raise click.UsageError("set LOFTY_API_KEY and SUPERFONE_API_KEY, or pass --sandbox")
-        lofty = await stack.enter_async_context(LoftyClient(api_key=lofty_key, base_url=lofty_url))
+        lofty_options: dict[str, Any] = {}
+        if options["redis_url"]:  # one limit for every worker naming this Redis (keyed by API and credential)
+            lofty_options["limiter"] = RedisRateLimiter.from_url(options["redis_url"])
+            stack.push_async_callback(lofty_options["limiter"].aclose)
+            rate = sf_options.get("rate_limit")
+            if rate is not None:  # Superfone documents no limit: share the bucket only when one is given
+                sf_options["limiter"] = RedisRateLimiter.from_url(
+                    options["redis_url"], requests=rate.requests, window=rate.window
+                )
+                stack.push_async_callback(sf_options["limiter"].aclose)
+        lofty = await stack.enter_async_context(LoftyClient(api_key=lofty_key, base_url=lofty_url, **lofty_options))
         sf = await stack.enter_async_context(SuperfoneClient(api_key=sf_key, base_url=sf_url, **sf_options))
         return await sync_once(
             lofty,
@@ -356,6 +376,12 @@ async def _main(options: dict[str, Any]) -> SyncStats:
 @click.option("--max-leads", type=click.IntRange(1), default=None, help="Stop after this many follow-ups.")
 @click.option(
     "--superfone-rate-limit", default=None, help="N/S requests per seconds, or off [default: the SDK's adaptive rate]."
+)
+@click.option(
+    "--redis-url",
+    envvar="REDIS_URL",
+    default=None,
+    help="Share one rate limit with every worker using this Redis (env REDIS_URL), e.g. redis://127.0.0.1:6379/0.",
 )
 @click.option("--country-code", default="+1", show_default=True, help="Prefix for Lofty phones without one.")
 def main(**options: Any) -> None:

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from crm_core import Journal
@@ -22,6 +24,7 @@ from examples import bulk_job, sync_worker, webapp
 from lofty_async import LoftyClient
 from lofty_async.testing import SANDBOX_API_KEY, LoftyEmulator, LoftySandbox, sandbox_lead_ids
 from superfone_async.testing import SuperfoneEmulator, SuperfoneSandbox
+from tests.redis_fixtures import DEFAULT_URL, answers, own_server, unavailable
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 LEAD = sandbox_lead_ids()[0]
@@ -47,9 +50,8 @@ def _free_port() -> int:
 async def webapp_client(base_url: str, **options: Any) -> AsyncIterator[TestClient[Any, Any]]:
     """The example app, served on loopback, with its Lofty client pointed at ``base_url``."""
     options.setdefault("retry", webapp.WEB_RETRY)
-    made: list[LoftyClient] = []
-
     options.setdefault("api_key", SANDBOX_API_KEY)
+    made: list[LoftyClient] = []
 
     def make_client() -> LoftyClient:
         made.append(LoftyClient(base_url=base_url, **options))
@@ -157,6 +159,7 @@ async def test_webapp_maps_upstream_failures_to_502(lofty_emulator_factory: Call
         assert (body["error"], body["upstream_status"]) == ("upstream_error", 500)
 
 
+@pytest.mark.slow
 def test_webapp_script_serves_against_the_sandbox() -> None:
     port = _free_port()
     command = [sys.executable, str(EXAMPLES / "webapp.py"), "--sandbox", f"--port={port}"]
@@ -232,6 +235,7 @@ async def test_bulk_job_creates_each_row_once_reports_bad_rows_and_resumes(
     assert sandbox.emulator.core.count("POST", "/v2.0/tasks") == posts + 1  # only the refused row again
 
 
+@pytest.mark.slow
 def test_bulk_job_script_runs_against_the_sandbox(tmp_path: Path) -> None:
     path = _job_file(tmp_path, good_rows=12)
     command = [sys.executable, str(EXAMPLES / "bulk_job.py"), str(path), "--sandbox"]
@@ -319,6 +323,22 @@ async def test_sync_worker_stops_resumes_and_follows_up_each_change_once(
     assert _follow_ups(sf_box.emulator) == expected
 
 
+async def test_sync_worker_starts_the_pass_over_when_its_saved_cursor_is_refused(
+    lofty_emulator_factory: Callable[..., LoftySandbox],
+    superfone_emulator_factory: Callable[..., SuperfoneSandbox],
+    tmp_path: Path,
+) -> None:
+    lofty_box = _roomy(lofty_emulator_factory)
+    sf_box = superfone_emulator_factory()
+    eligible = _seed_leads(lofty_box.emulator, without_phone=0)
+    checkpoint = sync_worker.Checkpoint(path=tmp_path / "checkpoint.json", scroll_id="expired-or-garbled")
+    async with lofty_box.client() as lofty, sf_box.client(rate_limit=None) as sf:
+        stats = await sync_worker.sync_once(lofty, sf, checkpoint, page_size=20)
+    assert (stats.scanned, stats.created) == (50, 50)  # Lofty answered 400: the pass started over
+    assert _follow_ups(sf_box.emulator) == {_phone_of(lofty_box.emulator, i): 1 for i in eligible}
+
+
+@pytest.mark.slow
 def test_sync_worker_killed_mid_run_resumes_without_duplicates(
     lofty_emulator_factory: Callable[..., LoftySandbox],
     superfone_emulator_factory: Callable[..., SuperfoneSandbox],
@@ -351,6 +371,7 @@ def test_sync_worker_killed_mid_run_resumes_without_duplicates(
     assert _follow_ups(sf_box.emulator) == {_phone_of(lofty_box.emulator, i): 1 for i in eligible}
 
 
+@pytest.mark.slow
 def test_sync_worker_script_runs_against_the_sandbox(tmp_path: Path) -> None:
     command = [sys.executable, str(EXAMPLES / "sync_worker.py"), "--sandbox"]
     first = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
@@ -358,3 +379,69 @@ def test_sync_worker_script_runs_against_the_sandbox(tmp_path: Path) -> None:
     assert "scanned 50 leads, 50 changed, 50 follow-ups created" in first.stdout
     again = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
     assert "scanned 50 leads, 0 changed, 0 follow-ups created" in again.stdout  # the sandboxes kept their state
+
+
+@pytest.fixture(scope="module")
+def redis_url() -> Iterator[str]:
+    """``REDIS_URL`` (default ``redis://127.0.0.1:6379/0``), or a ``redis-server`` we start."""
+    url = os.environ.get("REDIS_URL", DEFAULT_URL)
+    if answers(url):
+        yield url
+        return
+    if shutil.which("redis-server") is None:
+        unavailable("no Redis answers at REDIS_URL and redis-server is not installed")
+    server = own_server()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+def _sync_workers(lofty: LoftySandbox, sf: SuperfoneSandbox, tmp_path: Path, count: int, *extra: str) -> list[str]:
+    """Run ``count`` sharded worker processes at once; return their outputs."""
+    env = {**os.environ, "LOFTY_API_KEY": lofty.api_key, "SUPERFONE_API_KEY": sf.api_key}
+    workers = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                str(EXAMPLES / "sync_worker.py"),
+                f"--base-url={lofty.url}",
+                f"--superfone-url={sf.url}",
+                f"--checkpoint={tmp_path / f'shard-{i}.json'}",
+                f"--shard={i}/{count}",
+                "--page-size=5",
+                "--superfone-rate-limit=off",
+                *extra,
+            ],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(1, count + 1)
+    ]
+    outputs = []
+    for worker in workers:
+        out, err = worker.communicate(timeout=120)
+        assert worker.returncode == 0, err
+        outputs.append(out)
+    return outputs
+
+
+@pytest.mark.slow
+def test_sync_workers_share_one_rate_limit_through_redis(
+    lofty_emulator_factory: Callable[..., LoftySandbox],
+    superfone_emulator_factory: Callable[..., SuperfoneSandbox],
+    tmp_path: Path,
+    redis_url: str,
+) -> None:
+    # Lofty allows 10 requests per 2 s for the app; three workers read 10 pages each.
+    lofty_box = lofty_emulator_factory(rate_limit=FixedWindowRateLimit(limit=10, window=2))
+    sf_box = superfone_emulator_factory()
+    eligible = _seed_leads(lofty_box.emulator, without_phone=0)
+    outputs = _sync_workers(lofty_box, sf_box, tmp_path, 3, f"--redis-url={redis_url}")
+    assert all("scanned 50 leads" in out for out in outputs)
+    assert _follow_ups(sf_box.emulator) == {_phone_of(lofty_box.emulator, i): 1 for i in eligible}
+    lists = [r for r in lofty_box.emulator.core.requests if r.path == "/v1.0/leads"]
+    throttled = sum(1 for r in lists if r.status == 429)
+    assert throttled <= 10, f"{throttled} of {len(lists)} Lofty requests got 429"  # at most one window's worth

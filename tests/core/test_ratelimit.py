@@ -34,7 +34,9 @@ def test_parse_rate_limit_reset_is_defensive() -> None:
 
 async def test_token_bucket_never_bursts_beyond_its_size(clock: FakeClock) -> None:
     limiter = LocalRateLimiter(requests=60, window=60, burst=5, clock=clock)
-    for _ in range(5):
+    assert await limiter.acquire() == 0  # the probe: the server's budget is not known yet
+    limiter.observe(status=200, headers={}, latency=0.1)  # a server that announces no limits
+    for _ in range(4):
         assert await limiter.acquire() == 0
     waited = await limiter.acquire()
     assert waited == pytest.approx(1.0)

@@ -440,14 +440,15 @@ def test_three_processes_share_one_limit_and_local_limiters_storm(
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("mode", ["local", "wait"])
 def test_redis_killed_mid_run_workers_fall_back_and_rejoin(
-    private_redis: RedisServer, paced_emulator: tuple[str, LoftyEmulator]
+    mode: str, private_redis: RedisServer, paced_emulator: tuple[str, LoftyEmulator]
 ) -> None:
     base_url, emulator = paced_emulator
 
     def outage(start_at: float) -> None:
         time.sleep(max(0.0, start_at - time.time()) + 3.0)
-        private_redis.kill()  # mid-run: about 60 of 120 requests are done
+        private_redis.kill()  # mid-run: about 40 of the 120 requests are done
         time.sleep(3.0)
         private_redis.start()  # same port, empty (no persistence): the state starts afresh
 
@@ -463,13 +464,13 @@ def test_redis_killed_mid_run_workers_fall_back_and_rejoin(
         "--window",
         str(WINDOW),
         "--on-unavailable",
-        "local",
+        mode,
         "--expected-workers",
         str(WORKERS),
         during=outage,
     )
     result = tally(emulator, "outage", reports)
-    print(f"\nRedis killed mid-run: {result}")
+    print(f"\nRedis killed mid-run, on_unavailable={mode!r}: {result}")
     assert result["created"] == WORKERS * PER_WORKER and result["duplicates"] == 0, result  # nothing lost/doubled
     assert result["ok"] == WORKERS * PER_WORKER and not result["failed"], result
     assert result["throttled"] <= LIMIT, result  # the fallback kept within the limit
