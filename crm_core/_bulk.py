@@ -42,6 +42,7 @@ __all__ = [
     "BulkPolicy",
     "BulkSummary",
     "CreateOptions",
+    "Lane",
     "NotTried",
     "RowResult",
     "RowSkipped",
@@ -162,6 +163,17 @@ class NotTried(RowSkipped):
         super().__init__(f"not tried: {reason}")
 
 
+@attrs.frozen
+class Lane:
+    """An ordering key that names what its rows share, for messages (``Lane("dedupe_key", "k1")``).
+
+    Any other hashable key is taken for a lead ID.
+    """
+
+    label: str
+    value: Hashable
+
+
 class WaitsForRow(RowSkipped):
     """An earlier row with the same key (lead) did not succeed, so this one was not sent.
 
@@ -169,10 +181,11 @@ class WaitsForRow(RowSkipped):
         blocking_row: The row it waits for.
     """
 
-    def __init__(self, blocking_row: int) -> None:
+    def __init__(self, blocking_row: int, key: Hashable | None = None) -> None:
+        label = key.label if isinstance(key, Lane) else "lead"
         super().__init__(
-            f"not sent: waits for row {blocking_row} of the same lead (run the job again after fixing "
-            "or settling that row; rows of a lead are created in file order)"
+            f"not sent: waits for row {blocking_row} of the same {label} (run the job again after fixing "
+            f"or settling that row; rows of a {label} are created in file order)"
         )
         self.blocking_row = blocking_row
 
@@ -296,7 +309,7 @@ async def run_bulk(
         return await finish(number, row_key, lambda: worker(number, row))
 
     async def skip_waiting(number: int, row_key: Hashable) -> None:
-        error = WaitsForRow(blocked[row_key])
+        error = WaitsForRow(blocked[row_key], row_key)
         await report(RowResult(row_number=number, status=RowStatus.SKIPPED, error=error, key=row_key))
 
     async def run_lane(row_key: Hashable | None, number: int, row: R) -> None:
@@ -522,7 +535,10 @@ async def bulk_create(
         fingerprints[number] = fingerprint
         entry = journal.check(number, fingerprint) if journal is not None else None
         if entry is not None and entry.state == CREATED and entry.record_id is not None:
-            raise AlreadyDone(parse_id(entry.record_id))
+            done = parse_id(entry.record_id)
+            if row.get("dedupe_key") not in (None, ""):
+                ledger.dedupe.put(str(row["dedupe_key"]), done)  # later rows with the key reuse it
+            raise AlreadyDone(done)
         payload = build(row)
         check_first = entry is not None and entry.state in (SENDING, MAYBE)
         first_sent = entry.sent_at if entry is not None and entry.sent_at is not None else clock.time()
