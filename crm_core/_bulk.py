@@ -519,7 +519,11 @@ async def bulk_create(
                 if error.outcome is Outcome.MAYBE_PROCESSED and cause(error, AuthenticationError) is None:
                     if journal is not None:
                         journal.finish(number, fingerprint, MAYBE, error=str(error))
-                    not_before = clock.monotonic() + guard.policy.settle
+                    # ReconcilePending says when its settle period ends; otherwise (the look-up
+                    # failed) wait the policy's settle period.
+                    recheck_at = getattr(error, "recheck_at", None)
+                    wait = guard.policy.settle if recheck_at is None else max(0.0, recheck_at - clock.time())
+                    not_before = clock.monotonic() + wait
                     raise SetAside(error, _later(send, number, payload, options), not_before) from None
                 raise
             except asyncio.CancelledError:
