@@ -7,6 +7,7 @@ execution and the emulator base. It imports neither SDK.
 import logging
 
 from ._bulk import BulkSummary, RowResult, RowStatus, run_bulk
+from ._bulk_policy import BulkPolicy, bulk_policy
 from ._client import RateLimit
 from ._clock import Clock, FakeClock, SystemClock
 from ._concurrency import ConcurrencyLimiter
@@ -43,7 +44,7 @@ from ._errors import (
     error_class_for_status,
 )
 from ._events import Event, EventHook, EventKind
-from ._journal import Journal, JournalMismatchError
+from ._journal import Destination, Journal, JournalDestinationError, JournalMismatchError
 from ._options import RawResponse, RequestOptions, SessionView, Transport, raw_response_wrapper
 from ._pagination import CursorIterator, Page
 from ._ratelimit import (
@@ -77,11 +78,13 @@ __all__ = [
     "Auth",
     "AuthenticationError",
     "BadRequestError",
+    "BulkPolicy",
     "BulkSummary",
     "Clock",
     "ConcurrencyLimiter",
     "CreateLedger",
     "CursorIterator",
+    "Destination",
     "Dialect",
     "Event",
     "EventHook",
@@ -89,6 +92,7 @@ __all__ = [
     "FakeClock",
     "HTTPSession",
     "Journal",
+    "JournalDestinationError",
     "JournalMismatchError",
     "LimiterSnapshot",
     "LimiterState",
@@ -121,6 +125,7 @@ __all__ = [
     "Transport",
     "ValidationError",
     "WireModel",
+    "bulk_policy",
     "error_class_for_status",
     "format_datetime",
     "format_epoch_ms",
