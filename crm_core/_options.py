@@ -17,14 +17,18 @@ import contextvars
 import functools
 import inspect
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Generic, ParamSpec, Protocol, TypeVar
+from typing import Any, Generic, ParamSpec, Protocol, TypeVar
 
 import attrs
 
 from ._clock import Clock
+from ._errors import APIError
 from ._events import Event
 from ._retry import RetryPolicy
 from ._session import HTTPSession, Request, Response
+
+Settle = Callable[[APIError], Awaitable[Any]]
+"""What ``HTTPSession.run(..., settle=)`` calls after an ambiguous failure of a create."""
 
 __all__ = ["RawResponse", "RequestOptions", "SessionView", "Transport", "raw_response_wrapper"]
 
@@ -48,6 +52,16 @@ class Transport(Protocol):
         """Time source."""
         ...
 
+    @property
+    def has_hooks(self) -> bool:
+        """Whether any event hook is registered."""
+        ...
+
+    @property
+    def timeout(self) -> float:
+        """Per-attempt time limit, seconds."""
+        ...
+
     def url_for(self, request: Request) -> str:
         """Full URL of ``request`` (no query string)."""
         ...
@@ -56,8 +70,26 @@ class Transport(Protocol):
         """Pass ``event`` to the hooks."""
         ...
 
-    async def send(self, request: Request, *, retry: RetryPolicy | None = None) -> Response:
+    async def send(
+        self,
+        request: Request,
+        *,
+        retry: RetryPolicy | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - a per-attempt limit
+    ) -> Response:
         """Send with retries; return the 2xx response."""
+        ...
+
+    async def run(
+        self,
+        request: Request,
+        decode: Callable[[Response], T],
+        *,
+        retry: RetryPolicy | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - a per-attempt limit
+        settle: Settle | None = None,
+    ) -> T:
+        """Send and decode in the one retry loop (see :meth:`HTTPSession.run`)."""
         ...
 
 
@@ -97,10 +129,6 @@ class RequestOptions:
         )
 
 
-def _send_takes(name: str) -> bool:
-    return name in inspect.signature(HTTPSession.send).parameters
-
-
 class SessionView:
     """A :class:`Transport` sending through ``session`` with ``options``.
 
@@ -137,6 +165,18 @@ class SessionView:
         """The session's time source."""
         return self.session.clock
 
+    @property
+    def has_hooks(self) -> bool:
+        """Whether the session has event hooks."""
+        return bool(getattr(self.session, "has_hooks", True))
+
+    @property
+    def timeout(self) -> float:
+        """This view's per-attempt time limit, seconds (its own, else the session's)."""
+        if self.options.timeout is not None:
+            return self.options.timeout
+        return float(getattr(self.session, "timeout", getattr(self.session, "_timeout", 30.0)))
+
     def url_for(self, request: Request) -> str:
         """Full URL of ``request`` (no query string)."""
         return self.session.url_for(request)
@@ -151,31 +191,71 @@ class SessionView:
         same_cap = options.max_concurrency is None
         return SessionView(self.session, merged, gate=self._gate if same_cap else None)
 
-    async def send(self, request: Request, *, retry: RetryPolicy | None = None) -> Response:
+    async def send(
+        self,
+        request: Request,
+        *,
+        retry: RetryPolicy | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - a per-attempt limit, passed on
+    ) -> Response:
         """Send ``request`` through the session with this view's options.
 
-        ``retry`` (a call's own policy) wins over the view's. The response is recorded for
-        :func:`with_raw_response` callers.
+        A call's own ``retry``/``timeout`` win over the view's. The response is recorded for
+        raw-response callers (:func:`raw_response_wrapper`).
 
         Raises:
             APIError: as :meth:`HTTPSession.send`.
         """
-        policy = retry or self.options.retry
-        gate = self._gate if self._gate is not None else contextlib.nullcontext()
-        async with gate:
-            response = await self._send(request, policy)
-        captured = _CAPTURE.get()
-        if captured is not None:
-            captured.append(response)
-        return response
+        return await self.run(request, _identity, retry=retry, timeout=timeout)
 
-    async def _send(self, request: Request, policy: RetryPolicy | None) -> Response:
-        send: Callable[..., Awaitable[Response]] = self.session.send
-        if self.options.timeout is None:
-            return await send(request, retry=policy)
-        if not _send_takes("timeout"):
-            raise NotImplementedError("this HTTPSession does not take a per-call timeout")
-        return await send(request, retry=policy, timeout=self.options.timeout)
+    async def run(
+        self,
+        request: Request,
+        decode: Callable[[Response], T],
+        *,
+        retry: RetryPolicy | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - a per-attempt limit, passed on
+        settle: Settle | None = None,
+    ) -> T:
+        """:meth:`HTTPSession.run` with this view's options and concurrency cap.
+
+        Every 2xx that reaches ``decode`` is recorded for raw-response callers.
+
+        Raises:
+            APIError: as :meth:`HTTPSession.run`.
+        """
+        captured = _CAPTURE.get()
+
+        def recording(response: Response) -> T:
+            if captured is not None:
+                captured.append(response)
+            return decode(response)
+
+        gate = self._gate if self._gate is not None else contextlib.nullcontext()
+        policy = retry or self.options.retry
+        limit = timeout if timeout is not None else self.options.timeout
+        session_run: Callable[..., Awaitable[T]] | None = getattr(self.session, "run", None)
+        async with gate:
+            if session_run is not None:
+                return await session_run(request, recording, retry=policy, timeout=limit, settle=settle)
+            # A session without ``run`` (before the one-retry-loop split): send, then decode.
+            if settle is not None:
+                raise NotImplementedError("this HTTPSession has no run(settle=)")
+            send: Callable[..., Awaitable[Response]] = self.session.send
+            if limit is None:
+                return recording(await send(request, retry=policy))
+            if not _send_takes("timeout"):
+                raise NotImplementedError("this HTTPSession does not take a per-call timeout")
+            return recording(await send(request, retry=policy, timeout=limit))
+
+
+def _send_takes(name: str) -> bool:
+    """Whether :meth:`HTTPSession.send` takes the keyword ``name`` (transitional check)."""
+    return name in inspect.signature(HTTPSession.send).parameters
+
+
+def _identity(response: Response) -> Response:
+    return response
 
 
 @attrs.frozen(kw_only=True)
