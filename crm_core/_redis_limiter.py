@@ -307,6 +307,8 @@ class RedisRateLimiter:
         """
         try:
             import redis.asyncio
+            from redis.asyncio.retry import Retry
+            from redis.backoff import NoBackoff
         except ImportError as exc:  # pragma: no cover - the dev extra installs redis
             raise ImportError("RedisRateLimiter needs redis-py: pip install 'crm-async[redis]'") from exc
         try:
@@ -314,7 +316,9 @@ class RedisRateLimiter:
                 url,
                 socket_connect_timeout=connect_timeout,
                 socket_timeout=socket_timeout,
-                retry_on_timeout=False,
+                # One immediate retry (a pooled connection gone stale after a Redis restart);
+                # longer outages are ours to handle: logged once, then on_unavailable.
+                retry=Retry(NoBackoff(), 1),
             )
         except ValueError:
             raise ValueError(f"Redis URL {redact_url(url)!r} is not valid") from None
