@@ -153,8 +153,8 @@ async def test_one_probe_for_all_processes_while_the_budget_is_unknown(redis_url
         await asyncio.sleep(0.3)
         assert not held_back.done()  # another process waits for the probe's answer
         first.observe(status=200, headers=window_headers(10, 60), latency=0.01)
-        waited = await asyncio.wait_for(held_back, 0.5)  # ...and goes as soon as it is shared
-        assert 0.25 < waited < 0.8
+        waited = await asyncio.wait_for(held_back, 2.0)  # ...and goes as soon as it is shared,
+        assert 0.25 < waited < 0.95  # before a second probe would have been let go (after 1 s)
         assert second.snapshot().server_remaining == 9
     finally:
         await first.aclose()
@@ -468,7 +468,7 @@ def test_three_processes_share_one_limit_and_local_limiters_storm(
     assert shared["ok"] == WORKERS * PER_WORKER and not shared["failed"], shared
     assert shared["throttled"] <= LIMIT, shared  # at most one window's worth of 429s
     assert shared["rate"] >= 0.9 * LIMIT / WINDOW, shared  # at least 90 % of the allowed rate
-    assert shared["elapsed"] <= 1.15 * shared["ideal"] + WINDOW, shared  # issue 8's target for pacing
+    assert shared["elapsed"] <= 1.15 * shared["ideal"] + 2 * WINDOW, shared  # issue 12's target
     # The storm the shared limiter prevents: per-process limiters each spend the whole budget.
     assert local["throttled"] > max(LIMIT, 2 * shared["throttled"]), (shared, local)
 
