@@ -262,9 +262,9 @@ def pacing(ctx: Context) -> list[Row]:
         Row(
             "pacing",
             f"{rows_count} creates at {LIMIT}/{WINDOW:g} s: 429s (worst round)",
-            str(sdk_429) + (f"; {sdk_lost} rows not created" if sdk_lost else ""),
+            str(sdk_429) + (f"; {sdk_lost} row(s) not created" if sdk_lost else ""),
             f"naive tenacity loop: {max(t for _, t, _ in results['naive'])}"
-            + (f"; {naive_lost} rows given up" if naive_lost else ""),
+            + (f"; {naive_lost} row(s) given up" if naive_lost else ""),
             verdict="met" if sdk_429 <= LIMIT and not sdk_lost else "missed",
             target_text=f"≤ one window ({LIMIT}), every row created",
         ),
