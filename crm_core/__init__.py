@@ -7,6 +7,7 @@ execution and the emulator base. It imports neither SDK.
 import logging
 
 from ._bulk import BulkSummary, RowResult, RowStatus, run_bulk
+from ._bulk_policy import BulkPolicy, bulk_policy
 from ._client import RateLimit
 from ._clock import Clock, FakeClock, SystemClock
 from ._concurrency import ConcurrencyLimiter
@@ -22,6 +23,7 @@ from ._converter import (
     same_instant_at_precision,
     snake_to_camel,
 )
+from ._decode import parse_record_id
 from ._errors import (
     STATUS_ERRORS,
     APIConnectionError,
@@ -35,13 +37,14 @@ from ._errors import (
     Outcome,
     PermissionDeniedError,
     RateLimitError,
+    ReconcilePending,
     ReconciliationError,
     ServerError,
     ValidationError,
     error_class_for_status,
 )
 from ._events import Event, EventHook, EventKind
-from ._journal import Journal, JournalMismatchError
+from ._journal import Destination, Journal, JournalDestinationError, JournalMismatchError
 from ._options import RawResponse, RequestOptions, SessionView, Transport, raw_response_wrapper
 from ._pagination import CursorIterator, Page
 from ._ratelimit import (
@@ -75,11 +78,13 @@ __all__ = [
     "Auth",
     "AuthenticationError",
     "BadRequestError",
+    "BulkPolicy",
     "BulkSummary",
     "Clock",
     "ConcurrencyLimiter",
     "CreateLedger",
     "CursorIterator",
+    "Destination",
     "Dialect",
     "Event",
     "EventHook",
@@ -87,6 +92,7 @@ __all__ = [
     "FakeClock",
     "HTTPSession",
     "Journal",
+    "JournalDestinationError",
     "JournalMismatchError",
     "LimiterSnapshot",
     "LimiterState",
@@ -100,6 +106,7 @@ __all__ = [
     "RateLimitError",
     "RateLimiter",
     "RawResponse",
+    "ReconcilePending",
     "ReconcileSettings",
     "ReconciliationError",
     "RedisRateLimiter",
@@ -118,6 +125,7 @@ __all__ = [
     "Transport",
     "ValidationError",
     "WireModel",
+    "bulk_policy",
     "error_class_for_status",
     "format_datetime",
     "format_epoch_ms",
@@ -128,6 +136,7 @@ __all__ = [
     "parse_datetime",
     "parse_int",
     "parse_rate_limit_reset",
+    "parse_record_id",
     "parse_retry_after",
     "raw_response_wrapper",
     "reserve",

@@ -14,11 +14,8 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import contextvars
 import enum
 import inspect
-import logging
 from collections import deque
 from collections.abc import (
     AsyncIterable,
@@ -27,7 +24,6 @@ from collections.abc import (
     Callable,
     Hashable,
     Iterable,
-    Iterator,
     Mapping,
 )
 from datetime import UTC, datetime
@@ -35,15 +31,9 @@ from typing import Any, Generic, TypeVar
 
 import attrs
 
+from ._bulk_policy import BulkPolicy, JobGuard, bulk_policy, cause, current_policy, refused
 from ._clock import Clock, SystemClock
-from ._errors import (
-    APIConnectionError,
-    APIError,
-    APITimeoutError,
-    AuthenticationError,
-    Outcome,
-    ValidationError,
-)
+from ._errors import APIError, AuthenticationError, Outcome, ValidationError
 from ._journal import CREATED, FAILED, MAYBE, SENDING, Journal
 from ._reconcile import CreateLedger
 
@@ -52,6 +42,7 @@ __all__ = [
     "BulkPolicy",
     "BulkSummary",
     "CreateOptions",
+    "Lane",
     "NotTried",
     "RowResult",
     "RowSkipped",
@@ -63,8 +54,6 @@ __all__ = [
     "numbered",
     "run_bulk",
 ]
-
-logger = logging.getLogger("crm_core.bulk")
 
 R = TypeVar("R")
 T = TypeVar("T")
@@ -174,6 +163,17 @@ class NotTried(RowSkipped):
         super().__init__(f"not tried: {reason}")
 
 
+@attrs.frozen
+class Lane:
+    """An ordering key that names what its rows share, for messages (``Lane("dedupe_key", "k1")``).
+
+    Any other hashable key is taken for a lead ID.
+    """
+
+    label: str
+    value: Hashable
+
+
 class WaitsForRow(RowSkipped):
     """An earlier row with the same key (lead) did not succeed, so this one was not sent.
 
@@ -181,10 +181,11 @@ class WaitsForRow(RowSkipped):
         blocking_row: The row it waits for.
     """
 
-    def __init__(self, blocking_row: int) -> None:
+    def __init__(self, blocking_row: int, key: Hashable | None = None) -> None:
+        label = key.label if isinstance(key, Lane) else "lead"
         super().__init__(
-            f"not sent: waits for row {blocking_row} of the same lead (run the job again after fixing "
-            "or settling that row; rows of a lead are created in file order)"
+            f"not sent: waits for row {blocking_row} of the same {label} (run the job again after fixing "
+            f"or settling that row; rows of a {label} are created in file order)"
         )
         self.blocking_row = blocking_row
 
@@ -308,7 +309,7 @@ async def run_bulk(
         return await finish(number, row_key, lambda: worker(number, row))
 
     async def skip_waiting(number: int, row_key: Hashable) -> None:
-        error = WaitsForRow(blocked[row_key])
+        error = WaitsForRow(blocked[row_key], row_key)
         await report(RowResult(row_number=number, status=RowStatus.SKIPPED, error=error, key=row_key))
 
     async def run_lane(row_key: Hashable | None, number: int, row: R) -> None:
@@ -435,139 +436,12 @@ def _journal_state(result: RowResult[Any]) -> str:
     return FAILED
 
 
-@attrs.frozen(kw_only=True)
-class BulkPolicy:
-    """When a bulk job stops or waits instead of going on (see :func:`bulk_policy`).
-
-    Attributes:
-        max_auth_failures: Consecutive rows refused with 401 (:class:`~crm_core.AuthenticationError`)
-            after which the job stops: the credential is wrong, and sending the other rows would
-            only collect more 401s. The rows not tried stay pending for the next run.
-        unreachable_wait: Seconds, in all, the job pauses and backs off (1, 2, 4 ... 30 s) while
-            every request fails to connect (connection refused, DNS failure) before it stops;
-            the rows not tried stay pending. ``0`` stops at the first such failure.
-        settle: Seconds after an ambiguous row (outcome ``maybe_processed``) before it is
-            re-checked (looked up, re-sent only if absent), once the other rows are done.
-        on_pause: Told, as one line, each time the job pauses for an unreachable API (it is
-            logged at WARNING on ``crm_core.bulk`` either way).
-    """
-
-    max_auth_failures: int = 3
-    unreachable_wait: float = 60.0
-    settle: float = 10.0
-    on_pause: Callable[[str], None] | None = None
-
-
-_POLICY: contextvars.ContextVar[BulkPolicy | None] = contextvars.ContextVar("crm_core_bulk_policy", default=None)
-
-
-@contextlib.contextmanager
-def bulk_policy(policy: BulkPolicy) -> Iterator[BulkPolicy]:
-    """Use ``policy`` for the bulk jobs started inside the ``with`` block (in this task/context).
-
-    ``client.tasks.create_many(...)`` and the command line's import read it; the default is
-    ``BulkPolicy()``.
-    """
-    token = _POLICY.set(policy)
-    try:
-        yield policy
-    finally:
-        _POLICY.reset(token)
-
-
-class _Guard:
-    """The job-wide state behind :class:`BulkPolicy`: a 401 streak and an outage pause."""
-
-    def __init__(self, policy: BulkPolicy, clock: Clock) -> None:
-        self.policy = policy
-        self.clock = clock
-        self.stopped: str | None = None
-        self.auth_streak = 0
-        self.outage_since: float | None = None
-        self.backoff = 1.0
-        self.open = asyncio.Event()
-        self.open.set()
-
-    def result(self, result: RowResult[Any]) -> None:
-        refused = _cause(result.error, AuthenticationError)
-        if refused is not None:
-            self.auth_streak += 1
-            if self.auth_streak >= self.policy.max_auth_failures and self.stopped is None:
-                self.stopped = (
-                    f"the API refused the credential (401 on {self.auth_streak} rows in a row: "
-                    f"{refused.message}); check it, then run the same command again: the rows "
-                    "not tried stay pending"
-                )
-        elif result.status is not RowStatus.SKIPPED:
-            self.auth_streak = 0
-
-    def reachable(self) -> None:
-        self.outage_since = None
-        self.backoff = 1.0
-
-    async def unreachable(self, error: APIConnectionError) -> bool:
-        """Pause while the API cannot be reached; ``False`` once the pause is spent (job stops)."""
-        now = self.clock.monotonic()
-        if self.outage_since is None:
-            self.outage_since = now
-        waited = now - self.outage_since
-        if waited >= self.policy.unreachable_wait:
-            if self.stopped is None:
-                self.stopped = (
-                    f"the API could not be reached for {waited:.0f} s ({error.message}); the rows not tried "
-                    "stay pending: check the URL and the network, then run the same command again"
-                )
-            return False
-        if not self.open.is_set():
-            await self.open.wait()
-            return True
-        delay = min(self.backoff, self.policy.unreachable_wait - waited)
-        self.backoff = min(self.backoff * 2, 30.0)
-        note = f"The API cannot be reached ({error.message}); pausing the job for {delay:.1f} s"
-        logger.warning("%s", note)
-        if self.policy.on_pause is not None:
-            self.policy.on_pause(note)
-        self.open.clear()
-        try:
-            await self.clock.sleep(delay)
-        finally:
-            self.open.set()
-        return True
-
-
 def _later(
     send: Callable[[int, P, CreateOptions], Awaitable[T]], number: int, payload: P, options: CreateOptions
 ) -> Callable[[], Awaitable[T]]:
     """The re-check of a set-aside row: look it up first, re-send only if absent."""
     recheck = attrs.evolve(options, check_first=True)
     return lambda: send(number, payload, recheck)
-
-
-E = TypeVar("E", bound=BaseException)
-
-
-def _cause(error: BaseException | None, kind: type[E]) -> E | None:
-    """``error`` or the first exception in its ``__cause__`` chain that is a ``kind``."""
-    while error is not None:
-        if isinstance(error, kind):
-            return error
-        error = error.__cause__
-    return None
-
-
-def _refused(error: APIError) -> APIConnectionError | None:
-    """The connection failure behind ``error`` when the API could not be reached at all
-    (refused, DNS), also when it stopped a look-up; ``None`` otherwise."""
-    cause: BaseException | None = error
-    while cause is not None:
-        if (
-            isinstance(cause, APIConnectionError)
-            and not isinstance(cause, APITimeoutError)
-            and cause.outcome is Outcome.NOT_SENT
-        ):
-            return cause
-        cause = cause.__cause__
-    return None
 
 
 async def bulk_create(
@@ -617,7 +491,7 @@ async def bulk_create(
         The counts; ``stopped`` says why the job stopped early, if it did.
     """
     clock = clock or SystemClock()
-    guard = _Guard(policy or _POLICY.get() or BulkPolicy(), clock)
+    guard = JobGuard(policy or current_policy(), clock)
     fingerprints: dict[int, str] = {}
     if journal is not None:
         journal.start()
@@ -635,17 +509,21 @@ async def bulk_create(
             try:
                 value = await create(payload, options)
             except APIError as error:
-                refused = _refused(error)
-                if refused is not None:
-                    await guard.unreachable(refused)
+                lost = refused(error)
+                if lost is not None:
+                    await guard.unreachable(lost)
                     # An earlier attempt of this call may have been ambiguous: look up first.
                     options = attrs.evolve(options, check_first=True)
                     continue
                 guard.reachable()
-                if error.outcome is Outcome.MAYBE_PROCESSED and _cause(error, AuthenticationError) is None:
+                if error.outcome is Outcome.MAYBE_PROCESSED and cause(error, AuthenticationError) is None:
                     if journal is not None:
                         journal.finish(number, fingerprint, MAYBE, error=str(error))
-                    not_before = clock.monotonic() + guard.policy.settle
+                    # ReconcilePending says when its settle period ends; otherwise (the look-up
+                    # failed) wait the policy's settle period.
+                    recheck_at = getattr(error, "recheck_at", None)
+                    wait = guard.policy.settle if recheck_at is None else max(0.0, recheck_at - clock.time())
+                    not_before = clock.monotonic() + wait
                     raise SetAside(error, _later(send, number, payload, options), not_before) from None
                 raise
             except asyncio.CancelledError:
@@ -661,7 +539,10 @@ async def bulk_create(
         fingerprints[number] = fingerprint
         entry = journal.check(number, fingerprint) if journal is not None else None
         if entry is not None and entry.state == CREATED and entry.record_id is not None:
-            raise AlreadyDone(parse_id(entry.record_id))
+            done = parse_id(entry.record_id)
+            if row.get("dedupe_key") not in (None, ""):
+                ledger.dedupe.put(str(row["dedupe_key"]), done)  # later rows with the key reuse it
+            raise AlreadyDone(done)
         payload = build(row)
         check_first = entry is not None and entry.state in (SENDING, MAYBE)
         first_sent = entry.sent_at if entry is not None and entry.sent_at is not None else clock.time()
@@ -677,7 +558,7 @@ async def bulk_create(
         return await send(number, payload, options)
 
     async def record(result: RowResult[T]) -> None:
-        guard.result(result)
+        guard.result(result.error, tried=result.status is not RowStatus.SKIPPED)
         fingerprint = fingerprints.pop(result.row_number, None)
         if journal is not None and fingerprint is not None and result.status is not RowStatus.SKIPPED:
             record_id = None if result.value is None else str(id_of(result.value))

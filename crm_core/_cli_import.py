@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import os
 import re
+import sqlite3
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -171,8 +172,16 @@ def run_command(spec: CLISpec, s: ImportSettings) -> int:
     try:  # file and journal problems end here, before a sandbox starts or anything is sent
         total = scan_file(s.file, spec.target)
         Journal(journal_path, job=import_job_name(s.file, spec.target, shard), destination=destination).close()
+        with results_path.open("a", encoding="utf-8"):
+            pass
     except (InputFormatError, JournalMismatchError) as exc:
         click.echo(f"Error: {exc}", err=True)
+        return 2
+    except sqlite3.Error as exc:
+        click.echo(f"Error: {journal_path}: cannot use it as the journal ({exc}); pass another --journal", err=True)
+        return 2
+    except OSError as exc:
+        click.echo(f"Error: cannot read {s.file} or write {results_path} ({exc.strerror or exc})", err=True)
         return 2
     policy = BulkPolicy(
         max_auth_failures=s.max_auth_failures,

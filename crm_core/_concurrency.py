@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from types import TracebackType
 
 __all__ = ["ConcurrencyLimiter"]
 
@@ -27,6 +26,7 @@ class ConcurrencyLimiter:
         self._limit = limit
         self._in_flight = 0
         self._waiters: deque[asyncio.Future[None]] = deque()
+        self._slot = _Slot(self)
 
     @property
     def limit(self) -> int:
@@ -48,14 +48,15 @@ class ConcurrencyLimiter:
         self._limit = max(1, limit)
         self._wake()
 
-    @asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
-        """Hold one slot for the body of the ``async with``."""
+    def slot(self) -> _Slot:
+        """Hold one slot for the body of the ``async with`` (a plain object: no generator)."""
+        return self._slot
+
+    async def _enter(self) -> None:
+        if self._in_flight < self._limit and not self._waiters:
+            self._in_flight += 1  # fast path: no future, no suspension
+            return
         await self._acquire()
-        try:
-            yield
-        finally:
-            self._release()
 
     async def _acquire(self) -> None:
         if self._in_flight < self._limit and not self._waiters:
@@ -84,3 +85,20 @@ class ConcurrencyLimiter:
             if not future.done():
                 self._in_flight += 1
                 future.set_result(None)
+
+
+class _Slot:
+    """``async with limiter.slot():`` takes a slot on entry and gives it back on exit."""
+
+    __slots__ = ("_limiter",)
+
+    def __init__(self, limiter: ConcurrencyLimiter) -> None:
+        self._limiter = limiter
+
+    async def __aenter__(self) -> None:
+        await self._limiter._enter()
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._limiter._release()

@@ -10,6 +10,7 @@
           │    └── APITimeoutError       the attempt ran out of time
           ├── APIResponseValidationError a 2xx whose body could not be read or decoded
           ├── ReconciliationError        a create may have landed and we cannot tell
+          │    └── ReconcilePending      not visible yet: re-check after ``recheck_at``
           └── APIStatusError             the server answered with a non-2xx status
                ├── BadRequestError           400
                ├── AuthenticationError       401
@@ -44,6 +45,7 @@ __all__ = [
     "Outcome",
     "PermissionDeniedError",
     "RateLimitError",
+    "ReconcilePending",
     "ReconciliationError",
     "ServerError",
     "ValidationError",
@@ -205,6 +207,22 @@ class ReconciliationError(APIError):
     Nothing was re-sent, so no duplicate was made. Check the records by hand (``url`` and
     ``operation`` say which call), then retry or drop the write.
     """
+
+
+class ReconcilePending(ReconciliationError):
+    """An ambiguous create is not visible yet and the caller asked not to wait for it
+    (``ReconcileSettings(wait_to_settle=False)``): nothing was re-sent.
+
+    Look it up again after ``recheck_at`` (``create_checked(..., check_first=True,
+    sent_at=<first send>)`` does: found, it is returned; absent, it is sent).
+
+    Attributes:
+        recheck_at: Wall-clock time (UTC epoch seconds) when the settle period ends.
+    """
+
+    def __init__(self, message: str, *, recheck_at: float, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.recheck_at = recheck_at
 
 
 class APIStatusError(APIError):

@@ -12,10 +12,8 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import contextvars
 import functools
-import inspect
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Generic, ParamSpec, Protocol, TypeVar
 
@@ -24,6 +22,7 @@ import attrs
 from ._clock import Clock
 from ._events import Event
 from ._retry import RetryPolicy
+from ._retry_loop import Settle
 from ._session import HTTPSession, Request, Response
 
 __all__ = ["RawResponse", "RequestOptions", "SessionView", "Transport", "raw_response_wrapper"]
@@ -48,16 +47,44 @@ class Transport(Protocol):
         """Time source."""
         ...
 
+    @property
+    def timeout(self) -> float:
+        """Default per-attempt time limit, seconds."""
+        ...
+
     def url_for(self, request: Request) -> str:
         """Full URL of ``request`` (no query string)."""
+        ...
+
+    @property
+    def has_hooks(self) -> bool:
+        """Whether any event hook listens (events are built only then)."""
         ...
 
     def emit(self, event: Event) -> None:
         """Pass ``event`` to the hooks."""
         ...
 
-    async def send(self, request: Request, *, retry: RetryPolicy | None = None) -> Response:
+    async def send(
+        self,
+        request: Request,
+        *,
+        retry: RetryPolicy | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - a per-attempt limit for aiohttp
+    ) -> Response:
         """Send with retries; return the 2xx response."""
+        ...
+
+    async def run(
+        self,
+        request: Request,
+        decode: Callable[[Response], T],
+        *,
+        retry: RetryPolicy | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - a per-attempt limit for aiohttp
+        settle: Settle | None = None,
+    ) -> T:
+        """Send and ``decode`` the 2xx inside the one retry loop (see :meth:`HTTPSession.run`)."""
         ...
 
 
@@ -97,10 +124,6 @@ class RequestOptions:
         )
 
 
-def _send_takes(name: str) -> bool:
-    return name in inspect.signature(HTTPSession.send).parameters
-
-
 class SessionView:
     """A :class:`Transport` sending through ``session`` with ``options``.
 
@@ -137,9 +160,19 @@ class SessionView:
         """The session's time source."""
         return self.session.clock
 
+    @property
+    def timeout(self) -> float:
+        """This view's per-attempt time limit, seconds."""
+        return self.options.timeout if self.options.timeout is not None else self.session.timeout
+
     def url_for(self, request: Request) -> str:
         """Full URL of ``request`` (no query string)."""
         return self.session.url_for(request)
+
+    @property
+    def has_hooks(self) -> bool:
+        """Whether the session has event hooks."""
+        return self.session.has_hooks
 
     def emit(self, event: Event) -> None:
         """Pass ``event`` to the session's hooks."""
@@ -151,31 +184,59 @@ class SessionView:
         same_cap = options.max_concurrency is None
         return SessionView(self.session, merged, gate=self._gate if same_cap else None)
 
-    async def send(self, request: Request, *, retry: RetryPolicy | None = None) -> Response:
+    async def send(
+        self,
+        request: Request,
+        *,
+        retry: RetryPolicy | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - a per-attempt limit for aiohttp
+    ) -> Response:
         """Send ``request`` through the session with this view's options.
 
-        ``retry`` (a call's own policy) wins over the view's. The response is recorded for
-        :func:`with_raw_response` callers.
+        ``retry`` and ``timeout`` (a call's own) win over the view's. The response is recorded
+        for :attr:`~lofty_async.LoftyClient.with_raw_response` callers.
 
         Raises:
             APIError: as :meth:`HTTPSession.send`.
         """
-        policy = retry or self.options.retry
-        gate = self._gate if self._gate is not None else contextlib.nullcontext()
-        async with gate:
-            response = await self._send(request, policy)
+        return await self.run(request, _identity, retry=retry, timeout=timeout)
+
+    async def run(
+        self,
+        request: Request,
+        decode: Callable[[Response], T],
+        *,
+        retry: RetryPolicy | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - a per-attempt limit for aiohttp
+        settle: Settle | None = None,
+    ) -> T:
+        """:meth:`HTTPSession.run` with this view's options; every decoded 2xx is recorded for
+        raw-response callers.
+
+        Raises:
+            APIError: as :meth:`HTTPSession.run`, or whatever ``settle`` raises.
+        """
         captured = _CAPTURE.get()
         if captured is not None:
-            captured.append(response)
-        return response
+            decode = _recording(decode, captured)
+        policy = retry or self.options.retry
+        limit = timeout if timeout is not None else self.options.timeout
+        if self._gate is None:
+            return await self.session.run(request, decode, retry=policy, timeout=limit, settle=settle)
+        async with self._gate:
+            return await self.session.run(request, decode, retry=policy, timeout=limit, settle=settle)
 
-    async def _send(self, request: Request, policy: RetryPolicy | None) -> Response:
-        send: Callable[..., Awaitable[Response]] = self.session.send
-        if self.options.timeout is None:
-            return await send(request, retry=policy)
-        if not _send_takes("timeout"):
-            raise NotImplementedError("this HTTPSession does not take a per-call timeout")
-        return await send(request, retry=policy, timeout=self.options.timeout)
+
+def _identity(response: Response) -> Response:
+    return response
+
+
+def _recording(decode: Callable[[Response], T], captured: list[Response]) -> Callable[[Response], T]:
+    def recorded(response: Response) -> T:
+        captured.append(response)
+        return decode(response)
+
+    return recorded
 
 
 @attrs.frozen(kw_only=True)

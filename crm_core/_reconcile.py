@@ -1,14 +1,16 @@
 """Exactly-once creates on APIs without idempotency keys.
 
 A create that fails ambiguously (timeout or reset after the body left, 500, 502, 504, a 2xx
-whose body was lost) may or may not have landed. Re-sending blindly risks a duplicate; giving
-up risks losing the write. :func:`create_exactly_once` does neither:
+whose body was lost or unusable) may or may not have landed. Re-sending blindly risks a
+duplicate; giving up risks losing the write. :func:`send_create_once` does neither:
 
-1. send (the session already retries failures that show the write did not happen);
+1. send (the session retries failures that show the write did not happen);
 2. after an ambiguous failure, **look the write up** (the SDK lists the parent record's
-   children and matches the fields sent);
-3. found: return it as created. Not found: re-send (and reconcile again if that is ambiguous
-   too). Lookup failed: raise :class:`~crm_core.ReconciliationError`, never a duplicate.
+   children and matches the fields sent), repeatedly with backoff for a **settle period**
+   (a server may store the write after the client gave up waiting);
+3. found: return it as created. Still absent after the settle period: re-send, in the same
+   retry loop (and reconcile again if that is ambiguous too). Lookup failed: raise
+   :class:`~crm_core.ReconciliationError`, never a duplicate.
 
 Identical intended writes (two equal rows in one job) must not be merged: a
 :class:`CreateLedger` remembers which records this client or job already landed, and a
@@ -22,13 +24,16 @@ record without sending.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Hashable, Iterable
+import asyncio
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Hashable, Iterable, KeysView
 from datetime import datetime
 from typing import Generic, Protocol, TypeVar
 
 import attrs
 
-from ._errors import APIError, APIResponseValidationError, Outcome, ReconciliationError
+from ._errors import APIError, APIResponseValidationError, Outcome, ReconcilePending, ReconciliationError
 from ._events import Event, EventKind
 from ._session import HTTPSession, Request, Response
 
@@ -37,7 +42,6 @@ __all__ = [
     "CreateLedger",
     "DedupeStore",
     "ReconcileSettings",
-    "create_exactly_once",
     "send_create_once",
 ]
 
@@ -86,31 +90,77 @@ class _MemoryDedupe:
 class CreateLedger:
     """The records a client (or a bulk job) has created, so identical writes stay distinct.
 
+    Memory stays flat however many rows a job creates: an ID matters only while a later write's
+    lookup could still take it for its own, that is while it is younger than the lookup's time
+    filter (``ReconcileSettings.skew``). IDs are kept for ``retention`` seconds (default 600 s,
+    twice the default skew) and at most ``max_claimed`` of them (default 200,000, about 20 MB),
+    oldest dropped first.
+
+    Concurrent creates that share a ``dedupe_key`` are serialised here: the first one sends,
+    the others wait for it and return its record.
+
     Args:
         dedupe: Store for caller-supplied dedupe keys (default: in memory).
-
-    Attributes:
-        claimed: IDs of records known to have been created by us.
+        retention: Seconds a claimed ID is remembered.
+        max_claimed: Most IDs remembered at once.
+        clock: Monotonic seconds (default :func:`time.monotonic`).
     """
 
-    def __init__(self, *, dedupe: DedupeStore | None = None) -> None:
-        self.claimed: set[Hashable] = set()
+    def __init__(
+        self,
+        *,
+        dedupe: DedupeStore | None = None,
+        retention: float = 600.0,
+        max_claimed: int = 200_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._claimed: OrderedDict[Hashable, float] = OrderedDict()
         self.dedupe: DedupeStore = dedupe or _MemoryDedupe()
+        self.retention = retention
+        self.max_claimed = max_claimed
+        self._clock = clock
+        self.in_flight: dict[str, asyncio.Future[Hashable | None]] = {}
+
+    @property
+    def claimed(self) -> KeysView[Hashable]:
+        """IDs of records known to have been created by us (within ``retention``)."""
+        self._expire()
+        return self._claimed.keys()
+
+    def __contains__(self, record_id: object) -> bool:
+        return record_id in self._claimed
 
     def claim(self, record_id: Hashable, dedupe_key: str | None = None) -> None:
         """Record that ``record_id`` was created by us (for ``dedupe_key``, if any)."""
-        self.claimed.add(record_id)
+        self._claimed[record_id] = self._clock()
+        self._claimed.move_to_end(record_id)
+        self._expire()
         if dedupe_key is not None:
             self.dedupe.put(dedupe_key, record_id)
 
     def claim_all(self, record_ids: Iterable[Hashable]) -> None:
         """Record several IDs (e.g. from a journal on resume)."""
-        self.claimed.update(record_ids)
+        for record_id in record_ids:
+            self.claim(record_id)
+
+    def _expire(self) -> None:
+        horizon = self._clock() - self.retention
+        claimed = self._claimed
+        while claimed and (len(claimed) > self.max_claimed or next(iter(claimed.values())) < horizon):
+            claimed.popitem(last=False)
 
 
 @attrs.frozen(kw_only=True)
 class ReconcileSettings:
     """How ambiguous creates are settled.
+
+    After an ambiguous failure the original request may still land (a server that commits
+    late), so "not found" at once proves nothing. The write is looked up repeatedly, with
+    backoff, for a settle period; it is re-sent only if still absent after it.
+
+    Cost in time: an ambiguous create takes up to ``settle`` seconds longer (default twice the
+    attempt timeout: 60 s with the default 30 s timeout); a create that succeeds or fails
+    definitely costs nothing.
 
     Attributes:
         enabled: Look up after an ambiguous failure (``False``: raise at once, outcome
@@ -118,103 +168,35 @@ class ReconcileSettings:
         max_resends: Re-sends allowed after "not found", per call.
         skew: Seconds of clock difference tolerated when ignoring records created before the
             write was sent.
+        settle: Seconds, from the failure, during which the write is looked up before it is
+            re-sent; ``None``: ``settle_factor`` times the attempt timeout.
+        settle_factor: See ``settle``.
+        lookup_delay: First pause between lookups, seconds; doubles up to ``max_lookup_delay``.
+        max_lookup_delay: Longest pause between lookups, seconds.
+        wait_to_settle: ``False``: when the first lookup finds nothing, do not wait; raise
+            :class:`~crm_core.ReconcilePending` with ``recheck_at`` (bulk jobs set the row
+            aside and re-check it later with ``check_first=True``).
     """
 
     enabled: bool = True
     max_resends: int = 3
     skew: float = 300.0
+    settle: float | None = None
+    settle_factor: float = 2.0
+    lookup_delay: float = 0.25
+    max_lookup_delay: float = 4.0
+    wait_to_settle: bool = True
+
+    def settle_period(self, attempt_timeout: float) -> float:
+        """Seconds to keep looking before a re-send, for attempts of ``attempt_timeout``."""
+        return self.settle if self.settle is not None else self.settle_factor * attempt_timeout
 
 
 def _ambiguous(error: APIError) -> bool:
     if error.outcome is Outcome.MAYBE_PROCESSED:
         return True
-    # A 2xx whose body was lost: the write landed but we do not know its ID.
+    # A 2xx whose body was lost or unusable: the write landed but we do not know its ID.
     return isinstance(error, APIResponseValidationError) and error.outcome is Outcome.PROCESSED
-
-
-async def create_exactly_once(
-    *,
-    send: Callable[[], Awaitable[T]],
-    lookup: Callable[[], Awaitable[list[Candidate[Hashable, T]]]],
-    id_of: Callable[[T], Hashable],
-    ledger: CreateLedger,
-    sent_at: datetime,
-    settings: ReconcileSettings,
-    dedupe_key: str | None = None,
-    known: Callable[[Hashable], Awaitable[T]] | None = None,
-    on_reconciled: Callable[[str], None] | None = None,
-    check_first: bool = False,
-) -> T:
-    """Create once: send, and settle any ambiguous failure by looking the write up.
-
-    Args:
-        send: Performs the create (with the session's safe retries); returns its result.
-        lookup: Lists records matching the write's fields, as :class:`Candidate`.
-        id_of: The record ID of a ``send`` result.
-        ledger: Records already created by this client or job.
-        sent_at: When the write was first attempted (aware), to ignore older records.
-        settings: Reconciliation switches.
-        dedupe_key: Caller's key; a repeat returns the earlier record without sending.
-        known: Turns a remembered record ID back into a result (for ``dedupe_key`` hits).
-        on_reconciled: Told ``"found"``, ``"not found"`` or ``"cannot tell"``.
-        check_first: The write may already have been sent (a journal says so after a crash):
-            look it up before sending anything.
-
-    Raises:
-        ReconciliationError: The write may have landed and the lookup could not tell.
-        APIError: A definite failure (the write did not land), or an ambiguous one with
-            reconciliation disabled.
-    """
-    if dedupe_key is not None:
-        previous = ledger.dedupe.get(dedupe_key)
-        if previous is not None and known is not None:
-            return await known(previous)
-    if check_first:
-        try:
-            found = await _look_up_candidates(lookup, ledger, sent_at, settings, on_reconciled)
-        except APIError as lookup_error:
-            if on_reconciled is not None:
-                on_reconciled("cannot tell")
-            raise _cannot_tell(lookup_error, "the lookup after a restart failed") from lookup_error
-        if found is not None:
-            ledger.claim(found.id, dedupe_key)
-            return found.value
-    resends = 0
-    while True:
-        try:
-            result = await send()
-        except APIError as error:
-            if not (settings.enabled and _ambiguous(error)):
-                raise
-            found = await _look_up(error, lookup, ledger, sent_at, settings, on_reconciled)
-            if found is not None:
-                ledger.claim(found.id, dedupe_key)
-                return found.value
-            if error.outcome is Outcome.PROCESSED or resends >= settings.max_resends:
-                # Landed for sure (a lost 2xx) yet not visible, or we keep failing: stop here.
-                if on_reconciled is not None:
-                    on_reconciled("cannot tell")
-                raise _cannot_tell(error, "the record is not visible yet") from error
-            resends += 1
-            continue
-        ledger.claim(id_of(result), dedupe_key)
-        return result
-
-
-async def _look_up(
-    error: APIError,
-    lookup: Callable[[], Awaitable[list[Candidate[Hashable, T]]]],
-    ledger: CreateLedger,
-    sent_at: datetime,
-    settings: ReconcileSettings,
-    on_reconciled: Callable[[str], None] | None,
-) -> Candidate[Hashable, T] | None:
-    try:
-        return await _look_up_candidates(lookup, ledger, sent_at, settings, on_reconciled)
-    except APIError as lookup_error:
-        if on_reconciled is not None:
-            on_reconciled("cannot tell")
-        raise _cannot_tell(error, f"the lookup failed too ({lookup_error.message})") from lookup_error
 
 
 async def _look_up_candidates(
@@ -222,17 +204,12 @@ async def _look_up_candidates(
     ledger: CreateLedger,
     sent_at: datetime,
     settings: ReconcileSettings,
-    on_reconciled: Callable[[str], None] | None,
 ) -> Candidate[Hashable, T] | None:
     candidates = await lookup()
     threshold = sent_at.timestamp() - settings.skew
     fresh = [
-        c
-        for c in candidates
-        if c.id not in ledger.claimed and (c.created_at is None or c.created_at.timestamp() >= threshold)
+        c for c in candidates if c.id not in ledger and (c.created_at is None or c.created_at.timestamp() >= threshold)
     ]
-    if on_reconciled is not None:
-        on_reconciled("found" if fresh else "not found")
     if not fresh:
         return None
     # Several unclaimed matches can only be earlier attempts of this same write or
@@ -241,7 +218,7 @@ async def _look_up_candidates(
 
 
 def _cannot_tell(error: APIError, why: str) -> ReconciliationError:
-    failure = ReconciliationError(
+    return ReconciliationError(
         f"The create may have landed and the lookup could not tell: {why}; nothing was re-sent",
         method=error.method,
         url=error.url,
@@ -252,7 +229,6 @@ def _cannot_tell(error: APIError, why: str) -> ReconciliationError:
         outcome=Outcome.MAYBE_PROCESSED,
         operation=error.operation,
     )
-    return failure
 
 
 async def send_create_once(
@@ -269,35 +245,145 @@ async def send_create_once(
     known: Callable[[Hashable], Awaitable[T]] | None = None,
     check_first: bool = False,
 ) -> T:
-    """:func:`create_exactly_once` for one create request sent through ``http``.
+    """Create once: send ``request``; settle any ambiguous failure by looking the write up.
 
-    Sends ``request`` and decodes the 2xx with ``decode``; reconciliation outcomes are emitted
-    as ``RECONCILED`` events on the session's hooks.
+    The send, its retries and its re-sends run in the session's one retry loop
+    (:meth:`HTTPSession.run`): after an ambiguous failure (timeout or reset after sending, 500,
+    502, 504, a 2xx whose body or ID is unusable) the next attempt first looks the write up,
+    repeatedly for the settle period (:class:`ReconcileSettings`); found, its result is
+    returned; still absent, the create is re-sent with the loop's backoff, budget and events.
+    A 2xx with an unusable body (outcome ``PROCESSED``) is never re-sent: not found after the
+    settle period, it raises :class:`~crm_core.ReconciliationError`. Outcomes are emitted as
+    ``RECONCILED`` events (``reason`` ``"found"``, ``"not found"``, ``"cannot tell"``).
+
+    Args:
+        http: The session.
+        request: The create (``RequestKind.CREATE``).
+        decode: Turns the 2xx into the result; raises ``APIResponseValidationError``
+            (outcome ``PROCESSED``) for an unusable body (see :func:`~crm_core.parse_record_id`).
+        lookup: Lists records matching the write's fields, as :class:`Candidate`.
+        id_of: The record ID of a result.
+        ledger: Records already created by this client or job.
+        settings: Reconciliation settings.
+        sent_at: When the write was first attempted (aware), to ignore older records.
+        dedupe_key: Caller's key: a repeat (or a concurrent twin) returns the first record
+            without sending.
+        known: Turns a remembered record ID back into a result (for ``dedupe_key`` hits).
+        check_first: The write may already have been sent (after a crash, or a row set aside
+            by :class:`~crm_core.ReconcilePending`): look it up once before sending.
+
+    Raises:
+        ReconciliationError: the write may have landed and the lookup could not tell.
+        ReconcilePending: (``wait_to_settle=False``) not found yet; re-check after
+            ``recheck_at`` with ``check_first=True``.
+        APIError: a definite failure (the write did not land), or an ambiguous one with
+            reconciliation disabled.
     """
+    if dedupe_key is None:
+        return await _create(http, request, decode, lookup, id_of, ledger, settings, sent_at, None, check_first)
+    while True:
+        previous = ledger.dedupe.get(dedupe_key)
+        if previous is not None and known is not None:
+            return await known(previous)
+        twin = ledger.in_flight.get(dedupe_key)
+        if twin is None:
+            break
+        await asyncio.wait({twin})  # a concurrent call with the same key: wait for its record
+    mine: asyncio.Future[Hashable | None] = asyncio.get_running_loop().create_future()
+    ledger.in_flight[dedupe_key] = mine
+    try:
+        result = await _create(http, request, decode, lookup, id_of, ledger, settings, sent_at, dedupe_key, check_first)
+        mine.set_result(id_of(result))
+        return result
+    finally:
+        if not mine.done():
+            mine.set_result(None)  # failed or cancelled: a waiting twin tries for itself
+        ledger.in_flight.pop(dedupe_key, None)
 
-    async def send() -> T:
-        return decode(await http.send(request))
 
-    def on_reconciled(what: str) -> None:
-        http.emit(
-            Event(
-                kind=EventKind.RECONCILED,
-                operation=request.operation,
-                method=request.method,
-                url=http.url_for(request),
-                reason=what,
+async def _create(
+    http: HTTPSession,
+    request: Request,
+    decode: Callable[[Response], T],
+    lookup: Callable[[], Awaitable[list[Candidate[Hashable, T]]]],
+    id_of: Callable[[T], Hashable],
+    ledger: CreateLedger,
+    settings: ReconcileSettings,
+    sent_at: datetime,
+    dedupe_key: str | None,
+    check_first: bool,
+) -> T:
+    def told(what: str) -> None:
+        if http.has_hooks:
+            http.emit(
+                Event(
+                    kind=EventKind.RECONCILED,
+                    operation=request.operation,
+                    method=request.method,
+                    url=http.url_for(request),
+                    reason=what,
+                )
             )
-        )
 
-    return await create_exactly_once(
-        send=send,
-        lookup=lookup,
-        id_of=id_of,
-        ledger=ledger,
-        sent_at=sent_at,
-        settings=settings,
-        dedupe_key=dedupe_key,
-        known=known,
-        on_reconciled=on_reconciled,
-        check_first=check_first,
+    if check_first:
+        try:
+            found = await _look_up_candidates(lookup, ledger, sent_at, settings)
+        except APIError as lookup_error:
+            told("cannot tell")
+            raise _cannot_tell(lookup_error, "the lookup after a restart failed") from lookup_error
+        told("found" if found is not None else "not found")
+        if found is not None:
+            ledger.claim(found.id, dedupe_key)
+            return found.value
+    resends = 0
+
+    async def settle(error: APIError) -> T | None:
+        nonlocal resends
+        clock = http.clock
+        until = clock.monotonic() + settings.settle_period(http.timeout)
+        delay = settings.lookup_delay
+        while True:
+            try:
+                found = await _look_up_candidates(lookup, ledger, sent_at, settings)
+            except APIError as lookup_error:
+                told("cannot tell")
+                raise _cannot_tell(error, f"the lookup failed too ({lookup_error.message})") from lookup_error
+            if found is not None:
+                told("found")
+                ledger.claim(found.id, dedupe_key)
+                return found.value
+            left = until - clock.monotonic()
+            if left <= 0:
+                break
+            if not settings.wait_to_settle:
+                told("pending")
+                raise _pending(error, clock.time() + left)
+            await clock.sleep(min(delay, left))
+            delay = min(delay * 2, settings.max_lookup_delay)
+        told("not found")
+        if error.outcome is Outcome.PROCESSED:
+            raise _cannot_tell(error, "the server answered 2xx but the record is not visible") from error
+        if resends >= settings.max_resends:
+            raise _cannot_tell(error, f"still not found after {resends} re-sends") from error
+        resends += 1
+        return None
+
+    result = await http.run(request, decode, settle=settle if settings.enabled else None)
+    ledger.claim(id_of(result), dedupe_key)
+    return result
+
+
+def _pending(error: APIError, recheck_at: float) -> ReconcilePending:
+    return ReconcilePending(
+        "The create may have landed and is not visible yet; re-check it after recheck_at "
+        "(look it up before sending it again)",
+        recheck_at=recheck_at,
+        method=error.method,
+        url=error.url,
+        status=error.status,
+        code=error.code,
+        body=error.body,
+        attempts=error.attempts,
+        outcome=Outcome.MAYBE_PROCESSED,
+        operation=error.operation,
     )

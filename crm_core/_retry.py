@@ -33,8 +33,8 @@ class RequestKind(enum.Enum):
 class RetryPolicy:
     """When and how long to retry one call.
 
-    Backoff is exponential with full jitter: the n-th retry (from 0) waits
-    ``U(0, min(max_delay, initial_delay * 2**n))`` seconds, or the server's hint
+    Backoff is tenacity's ``wait_random_exponential`` (full jitter): the n-th retry (from 0)
+    waits ``U(0, min(max_delay, initial_delay * 2**n))`` seconds, or the server's hint
     (``Retry-After``, ``X-RateLimit-Reset``) when that is longer.
 
     A 429 that says when to come back (``Retry-After`` or ``X-RateLimit-Reset``) is the server
@@ -64,11 +64,6 @@ class RetryPolicy:
     deadline: float | None = None
     statuses: frozenset[int] = frozenset({408, 429, 500, 502, 503, 504})
     pacing_timeout: float | None = 600.0
-
-    def backoff(self, retry_index: int, rng: random.Random) -> float:
-        """Full-jitter delay before retry number ``retry_index`` (0-based), seconds."""
-        ceiling = min(self.max_delay, self.initial_delay * (2**retry_index))
-        return rng.uniform(0.0, ceiling)
 
 
 def may_resend(error: APIError, kind: RequestKind, statuses: frozenset[int]) -> bool:
@@ -129,12 +124,34 @@ class RetryBudget:
         return False
 
 
+class JitteredExponentialWait(tenacity.wait_random_exponential):
+    """tenacity's full-jitter ``wait_random_exponential``, drawing from an injectable ``rng``.
+
+    The n-th failure (1-based) waits ``U(0, min(max, multiplier * 2**(n-1)))`` seconds: tenacity
+    computes the window, ``rng`` picks the point (seed it for reproducible delays).
+    """
+
+    def __init__(self, *, multiplier: float, max: float, rng: random.Random) -> None:
+        super().__init__(multiplier=multiplier, max=max)
+        self.rng = rng
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> float:
+        high = tenacity.wait_exponential.__call__(self, retry_state)
+        return self.rng.uniform(0.0, high)
+
+
 class ServerHintWait(tenacity.wait.wait_base):
-    """tenacity wait: max(full-jitter backoff, the failed response's server hint)."""
+    """tenacity wait: the server's pace when it set one, else max(backoff, any hint).
+
+    * a paced 429 (:func:`is_paced`) waits exactly the server's hint: the server said when;
+    * a 401 that renewed the credentials is retried at once;
+    * anything else waits ``max(backoff, retry_after)`` where ``backoff`` is
+      :class:`JitteredExponentialWait` (``initial_delay`` .. ``max_delay``).
+    """
 
     def __init__(self, policy: RetryPolicy, rng: random.Random) -> None:
         self.policy = policy
-        self.rng = rng
+        self.backoff = JitteredExponentialWait(multiplier=policy.initial_delay, max=policy.max_delay, rng=rng)
 
     def __call__(self, retry_state: tenacity.RetryCallState) -> float:
         outcome = retry_state.outcome
@@ -144,8 +161,9 @@ class ServerHintWait(tenacity.wait.wait_base):
             hint = getattr(error, "retry_after", None)
             if error is not None and is_paced(error):
                 return hint or 0.0  # the server's own pace; the shared limiter spreads the restart
-        backoff = self.policy.backoff(retry_state.attempt_number - 1, self.rng)
-        return max(backoff, hint or 0.0)
+            if isinstance(error, APIError) and error.status == 401:
+                return 0.0  # renewed credentials: no reason to wait
+        return max(self.backoff(retry_state), hint or 0.0)
 
 
 class DeadlineStop(tenacity.stop.stop_base):

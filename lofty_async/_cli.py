@@ -8,9 +8,11 @@ anything is sent.
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Mapping
 from pathlib import Path
 from typing import Any
 
+from crm_core._bulk import Lane
 from crm_core._cli import CLISpec, make_cli
 from crm_core._importjob import CreateMany, ImportTarget
 from crm_core.emulator import FaultPlan, FixedWindowRateLimit
@@ -21,12 +23,20 @@ from .testing import SANDBOX_API_KEY, LoftyEmulator
 
 __all__ = ["main"]
 
+
+def _dedupe_lane(row: Mapping[str, Any]) -> Hashable | None:
+    """Rows that share a ``dedupe_key`` run one after another, so the second finds the first's task."""
+    key = row.get("dedupe_key")
+    return None if key in (None, "") else Lane("dedupe_key", str(key))
+
+
 TARGET = ImportTarget(
     job="lofty tasks",
     columns=(*CREATE_FIELDS, "dedupe_key"),
     required=("type", "content", "lead_id"),
     integer_columns=frozenset({"lead_id"}),
     id_label="task_id",
+    key=_dedupe_lane,
 )
 
 

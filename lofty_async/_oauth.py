@@ -20,20 +20,22 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import hashlib
 import inspect
+import json
 import secrets
 import urllib.parse
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Literal
 
 import aiohttp
 import attrs
 
-from crm_core import AuthenticationError, Clock, Outcome, SystemClock
-from crm_core._errors import APIConnectionError, body_preview
+from crm_core import AuthenticationError, Clock, Dialect, HTTPSession, Request, RequestKind, RetryPolicy, SystemClock
+from crm_core._errors import APIStatusError, body_preview
+
+from ._version import __version__
 
 __all__ = [
     "AUTHORIZE_URL",
@@ -100,8 +102,11 @@ class OAuthApp:
         session: An ``aiohttp.ClientSession`` to use (never closed by us). Without one, each
             token request (about one per hour) opens and closes its own short-lived session,
             so there is nothing to close.
-        timeout: Token request time limit, seconds.
-        clock: Time source, for ``expires_at``.
+        timeout: Token request time limit per attempt, seconds.
+        clock: Time source, for ``expires_at`` and retry pauses.
+        retry: Retry policy for token requests (default :class:`~crm_core.RetryPolicy`):
+            connection failures and 408/429/503 are retried with backoff; see
+            :meth:`client_credentials` for 5xx.
     """
 
     def __init__(
@@ -117,6 +122,7 @@ class OAuthApp:
         session: aiohttp.ClientSession | None = None,
         timeout: float = 30.0,
         clock: Clock | None = None,
+        retry: RetryPolicy | None = None,
     ) -> None:
         if not client_id:
             raise ValueError("client_id is empty")
@@ -130,6 +136,7 @@ class OAuthApp:
         self._session = session
         self._timeout = timeout
         self.clock = clock or SystemClock()
+        self.retry = retry
 
     def __repr__(self) -> str:
         return f"OAuthApp(client_id={self.client_id!r}, token_url={self.token_url!r})"
@@ -159,7 +166,8 @@ class OAuthApp:
 
         Raises:
             AuthenticationError: the endpoint refused (bad code, client, or verifier).
-            APIConnectionError: no response.
+            APIConnectionError: no response (retried first while the grant surely did not land).
+            ServerError: the token endpoint kept failing (5xx).
         """
         form = {"grant_type": "authorization_code", "code": code}
         if self.redirect_uri:
@@ -169,22 +177,30 @@ class OAuthApp:
         return await self._token_request(form)
 
     async def refresh(self, refresh_token: str) -> OAuthTokens:
-        """New tokens from a refresh token. Not retried: a refresh token may rotate.
+        """New tokens from a refresh token. Retried only while the request surely did not
+        reach the server (connection refused, 408, 429, 503): a refresh token may rotate.
 
         Source: POST {token_url} ``grant_type=refresh_token``
 
         Raises:
             AuthenticationError: the refresh token is invalid, revoked or expired.
+            APIConnectionError: no response.
+            ServerError: the token endpoint kept failing (5xx).
         """
         return await self._token_request({"grant_type": "refresh_token", "refresh_token": refresh_token})
 
     async def client_credentials(self, customer_key: str) -> OAuthTokens:
         """Server-to-server tokens for the account whose API key is ``customer_key``.
 
+        Safe to repeat, so every transient failure (connection errors, 408, 429, 5xx) is
+        retried with backoff.
+
         Source: POST {token_url} ``grant_type=client_credentials`` with ``customer_key``
 
         Raises:
             AuthenticationError: bad client or customer key.
+            APIConnectionError: no response.
+            ServerError: the token endpoint kept failing (5xx).
         """
         return await self._token_request(
             {"grant_type": "client_credentials", "customer_key": customer_key},
@@ -192,7 +208,14 @@ class OAuthApp:
         )
 
     async def _token_request(self, form: dict[str, str], *, as_json: bool = False) -> OAuthTokens:
-        headers = {"Accept": "application/json"}
+        """POST the token endpoint through a :class:`~crm_core.HTTPSession`.
+
+        Connection failures and 408/429/503 are retried with backoff (the grant did not reach
+        the server); 500/502/504 are retried only for client credentials (a code or refresh
+        token may have been used up). A 4xx refusal is an ``AuthenticationError``; a 5xx that
+        outlasts the retries stays a ``ServerError`` (the server failed, not the credentials).
+        """
+        headers: dict[str, str] = {}
         body = dict(form)
         if self.client_auth == "basic":
             pair = f"{self.client_id}:{self._client_secret or ''}".encode()
@@ -201,42 +224,47 @@ class OAuthApp:
             body["client_id"] = self.client_id
             if self._client_secret:
                 body["client_secret"] = self._client_secret
-        kwargs: dict[str, Any] = {"json": body} if as_json else {"data": body}
+        parts = urllib.parse.urlsplit(self.token_url)
+        kind = RequestKind.IDEMPOTENT if form["grant_type"] == "client_credentials" else RequestKind.CREATE
+        request = Request(
+            method="POST",
+            path=parts.path or "/",
+            operation="oauth.token",
+            kind=kind,
+            json=body if as_json else None,
+            form=None if as_json else body,
+        )
+        http = HTTPSession(
+            base_url=f"{parts.scheme}://{parts.netloc}",
+            auth=_Secret(headers),
+            dialect=_TOKEN_DIALECT,
+            retry=self.retry,
+            timeout=self._timeout,
+            session=self._session,
+            clock=self.clock,
+        )
         try:
-            async with contextlib.AsyncExitStack() as stack:
-                session = self._session
-                if session is None:
-                    session = await stack.enter_async_context(aiohttp.ClientSession())
-                async with session.post(
-                    self.token_url, headers=headers, timeout=aiohttp.ClientTimeout(total=self._timeout), **kwargs
-                ) as response:
-                    status = response.status
-                    text = await response.text()
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise APIConnectionError(
-                f"The token endpoint could not be reached ({type(exc).__name__})",
-                method="POST",
-                url=self.token_url,
-                outcome=Outcome.MAYBE_PROCESSED,
-                operation="oauth.token",
-            ) from None
-        data: Any = None
-        try:
-            import json
-
-            data = json.loads(text) if text.strip() else None
-        except ValueError:
-            data = None
-        if status != 200 or not isinstance(data, dict) or not data.get("access_token"):
-            reason = ""
-            if isinstance(data, dict):
-                reason = str(data.get("error_description") or data.get("message") or data.get("error") or "")
+            response = await http.send(request)
+        except APIStatusError as exc:
+            if exc.status is not None and 400 <= exc.status < 500 and exc.status not in (408, 429):
+                raise AuthenticationError(
+                    f"The token endpoint refused the {form['grant_type']} grant: {exc.message}",
+                    method="POST",
+                    url=self.token_url,
+                    status=exc.status,
+                    code=exc.code,
+                    operation="oauth.token",
+                ) from None
+            raise
+        finally:
+            await http.aclose()
+        data = response.data
+        if not isinstance(data, dict) or not data.get("access_token"):
             raise AuthenticationError(
-                f"The token endpoint refused the {form['grant_type']} grant: {reason or body_preview(text) or status}",
+                f"The token endpoint answered {response.status} without an access_token",
                 method="POST",
                 url=self.token_url,
-                status=status,
-                code=data.get("error") if isinstance(data, dict) else None,
+                status=response.status,
                 operation="oauth.token",
             )
         expires_in = data.get("expires_in")
@@ -250,6 +278,38 @@ class OAuthApp:
             token_type=str(data.get("token_type") or "Bearer"),
             scope=None if data.get("scope") is None else str(data["scope"]),
         )
+
+
+class _Secret:
+    """Client-authentication headers for the token endpoint; kept out of ``repr``."""
+
+    def __init__(self, headers: Mapping[str, str]) -> None:
+        self._headers = dict(headers)
+
+    async def headers(self) -> Mapping[str, str]:
+        return self._headers
+
+    async def on_unauthorized(self, sent: Mapping[str, str]) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return "_Secret(...)"
+
+
+def _parse_token_error(status: int, text: str) -> tuple[int | str | None, str]:
+    """``(error, error_description)`` of an OAuth error body (RFC 6749 §5.2)."""
+    try:
+        data = json.loads(text) if text.strip() else None
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        reason = str(data.get("error_description") or data.get("message") or data.get("error") or "")
+        code = data.get("error")
+        return (code if isinstance(code, int | str) else None), reason or f"HTTP {status}"
+    return None, body_preview(text) or f"HTTP {status}"
+
+
+_TOKEN_DIALECT = Dialect(name="lofty_async.oauth", version=__version__, parse_error=_parse_token_error)
 
 
 class OAuthAuth:

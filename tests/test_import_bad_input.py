@@ -213,3 +213,29 @@ def test_surrounding_whitespace_in_a_credential_is_stripped_the_same_way_by_both
     assert sf.exit_code == 0, sf.output
     assert "removed surrounding whitespace from SUPERFONE_API_KEY" in sf.output
     assert len(superfone.tasks) == 1
+
+
+def test_a_journal_that_is_not_sqlite_is_a_usage_error(tmp_path: Path, server: tuple[LoftyEmulator, str]) -> None:
+    source = tmp_path / "ok.csv"
+    source.write_text(f"{HEADER}\n{ROW}\n", encoding="utf-8")
+    emulator, url = server
+    not_sqlite = tmp_path / "notes.txt"
+    not_sqlite.write_text("these are my notes, not a journal\n" * 100, encoding="utf-8")
+    assert_refused(run(url, str(source), "--journal", str(not_sqlite)), emulator, "cannot use it as the journal")
+    assert not_sqlite.read_text(encoding="utf-8").startswith("these are my notes")
+
+
+def test_an_unwritable_results_file_is_a_usage_error(tmp_path: Path, server: tuple[LoftyEmulator, str]) -> None:
+    source = tmp_path / "ok.csv"
+    source.write_text(f"{HEADER}\n{ROW}\n", encoding="utf-8")
+    emulator, url = server
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        result = run(url, str(source), "--results", str(locked / "out.csv"))
+    finally:
+        locked.chmod(0o700)
+    if result.exit_code == 0:  # running as root: permissions do not apply
+        pytest.skip("the test runs with permissions that ignore the folder's mode")
+    assert_refused(result, emulator, "cannot read", "out.csv")

@@ -30,7 +30,7 @@ async def test_each_row_is_durably_journaled_before_it_is_sent_and_commits_are_s
         number = payload["n"]
         (state,) = other.execute("SELECT state FROM rows WHERE row_number = ?", (number,)).fetchone()
         seen_at_send.append(state)
-        await asyncio.sleep(0.001 * (number % 3))
+        await asyncio.sleep(0.002)  # rows finish together, so the next ones start together
         return next(ids)
 
     rows = [{"n": i + 1, "text": f"row {i}"} for i in range(300)]
@@ -39,7 +39,7 @@ async def test_each_row_is_durably_journaled_before_it_is_sent_and_commits_are_s
     )
     assert summary.created == 300
     assert seen_at_send == ["sending"] * 300
-    assert journal.commits < 150  # shared: far fewer commits than rows
+    assert journal.commits <= 300 // 5  # shared: the 10 rows that start together share one commit
     journal.close()
     assert dict(other.execute("SELECT state, COUNT(*) FROM rows GROUP BY state").fetchall()) == {"created": 300}
     other.close()

@@ -6,8 +6,9 @@ times read back at the server's precision), and however the SDK is called (``asy
 of many calls on one client, many handlers sharing a client, several clients of one
 credential). Pacing must keep 429s within one window's worth.
 
-These describe the client of issue 8 §1-2, which is built separately: until it is merged they
-are expected to fail (``xfail``, not strict), and the integrator removes the marks once they pass.
+``reset-21000`` takes about a minute: the client caps the implausible hint at Lofty's 60 s
+window (never hours), which is what the issue asks and what keeps a server that always sends the
+docs' example value paced rather than failing.
 """
 
 from __future__ import annotations
@@ -32,13 +33,10 @@ from superfone_async.testing import SANDBOX_API_KEY as SUPERFONE_KEY
 from superfone_async.testing import SuperfoneEmulator
 from superfone_async.testing import sandbox_lead_ids as superfone_leads
 
-PENDING = pytest.mark.xfail(reason="needs the issue 8 §1-2 client (pacing, settle period, id checks)", strict=False)
 LOFTY_LEAD = sandbox_lead_ids()[4]
 SUPERFONE_LEAD = superfone_leads()[4]
 _numbers = itertools.count()
-SERVER_CASES = [
-    pytest.param(kind, id=kind.value, marks=() if kind is FaultKind.LATE_VISIBLE else PENDING) for kind in SERVER_FAULTS
-]
+SERVER_CASES = [pytest.param(kind, id=kind.value) for kind in SERVER_FAULTS]
 
 
 def lofty_create(n: int) -> dict[str, Any]:
@@ -63,7 +61,7 @@ async def test_lofty_create_lands_once_under_each_server_fault(kind: FaultKind) 
     plan = FaultPlan(late_seconds=1.0).add(kind, route="POST /v2.0/tasks", times=1)
     emulator = LoftyEmulator(faults=plan, rate_limit=FixedWindowRateLimit(limit=10**9, window=60))
     async with emulator.serve() as url, LoftyClient(api_key=SANDBOX_API_KEY, base_url=url, timeout=0.4) as lofty:
-        task_id = await asyncio.wait_for(lofty.tasks.create(**lofty_create(1)), 60)
+        task_id = await asyncio.wait_for(lofty.tasks.create(**lofty_create(1)), 90)  # one window + margin
     assert list(emulator.tasks) == [task_id]  # after shutdown: a late commit has landed too
     assert plan.injected == {kind: 1}
 
@@ -73,12 +71,11 @@ async def test_superfone_create_lands_once_under_each_server_fault(kind: FaultKi
     plan = FaultPlan(late_seconds=1.0).add(kind, route="POST /enterprise/api/lead/*/task", times=1)
     emulator = SuperfoneEmulator(faults=plan)
     async with emulator.serve() as url, SuperfoneClient(api_key=SUPERFONE_KEY, base_url=url, timeout=0.4) as sf:
-        task = await asyncio.wait_for(sf.tasks.create(SUPERFONE_LEAD, type="REMINDER", due_date=superfone_due(1)), 60)
+        task = await asyncio.wait_for(sf.tasks.create(SUPERFONE_LEAD, type="REMINDER", due_date=superfone_due(1)), 90)
     assert list(emulator.tasks) == [task.id]
     assert plan.injected == {kind: 1}
 
 
-@PENDING
 async def test_gather_of_200_creates_against_20_per_2_seconds() -> None:
     """Issue 8 §1's target: every call succeeds, at most 20 429s, within 1.15x ideal + a window."""
     emulator = LoftyEmulator(rate_limit=FixedWindowRateLimit(limit=20, window=2))
@@ -101,7 +98,6 @@ schedules = st.lists(
 )
 
 
-@PENDING
 @settings(
     max_examples=4,
     deadline=None,
