@@ -236,7 +236,7 @@ def make_converter(*, naming: Naming = "camel", strict: bool = False) -> cattrs.
         strict: Forbid unknown keys when structuring (use in tests).
     """
     converter = cattrs.Converter(omit_if_default=False, forbid_extra_keys=strict)
-    converter.register_structure_hook(datetime, lambda value, _: _must(parse_datetime(value)))
+    converter.register_structure_hook(datetime, _structure_datetime)
     converter.register_structure_hook(int, _structure_int)
     converter.register_structure_hook(bool, _structure_bool)  # not int's hook (bool <: int)
 
@@ -258,6 +258,7 @@ def make_converter(*, naming: Naming = "camel", strict: bool = False) -> cattrs.
                 inner = converter.get_structure_hook(inner_type)
             return inner(value, inner_type)
 
+        structure_optional.optional_of = inner_type  # type: ignore[attr-defined]  # for fast_structure_fn
         return structure_optional
 
     # A union given its own hook (``register_structure_hook(datetime | None, ...)`` below, or a
@@ -371,12 +372,7 @@ def fast_structure_fn(
         hook, hook_name, type_name = converter.get_structure_hook(tp), f"__h{index}", f"__t{index}"
         namespace[hook_name], namespace[type_name] = hook, tp
         call = f"{hook_name}(v, {type_name})"
-        try:
-            passthrough = _PASSTHROUGH.get(hook)
-        except TypeError:  # an unhashable hook object
-            passthrough = None
-        if passthrough is None and hook is cattrs.BaseConverter._structure_call and tp is str:
-            passthrough = "v.__class__ is str"
+        passthrough = _passthrough(converter, hook, tp)
         if passthrough is not None:
             value = f"v if {passthrough} else {call}"
         else:
@@ -400,6 +396,30 @@ def fast_structure_fn(
     fn = namespace["structure_fast"]
     fn.fallback = fallback
     return fn
+
+
+def register_passthrough(hook: Any, check: str) -> None:
+    """Declare that ``hook(v, type)`` returns ``v`` itself whenever the Python expression
+    ``check`` (over ``v``) is true, so :func:`fast_structure_fn` may skip the call then."""
+    _PASSTHROUGH[hook] = check
+
+
+def _passthrough(converter: cattrs.Converter, hook: Any, tp: Any) -> str | None:
+    """The pass-through test for a field of type ``tp`` structured by ``hook``, if known."""
+    try:
+        check = _PASSTHROUGH.get(hook)
+    except TypeError:  # an unhashable hook object
+        return None
+    if check is not None:
+        return check
+    if hook is cattrs.BaseConverter._structure_call and tp is str:
+        return "v.__class__ is str"
+    inner_type = getattr(hook, "optional_of", None)
+    if inner_type is not None and inner_type is not tp:
+        inner_check = _passthrough(converter, converter.get_structure_hook(inner_type), inner_type)
+        if inner_check is not None:
+            return f"(v is None or {inner_check})"
+    return None
 
 
 def _list_passthrough(converter: cattrs.Converter, tp: Any) -> str | None:
@@ -454,6 +474,10 @@ def _field_datetime_hook(field: str) -> Any:
         return None if value is None else format_datetime(value, field=field)
 
     return hook
+
+
+def _structure_datetime(value: object, _: Any) -> datetime:
+    return _must(parse_datetime(value))
 
 
 def _structure_int(value: object, _: Any) -> int:
