@@ -275,6 +275,7 @@ def make_converter(*, naming: Naming = "camel", strict: bool = False) -> cattrs.
             _log.warning("unreadable timestamp %r read as None", value)
             return None
 
+    optional_datetime.reads_timestamps = True  # type: ignore[attr-defined]  # see fast_structure_fn
     converter.register_structure_hook(datetime | None, optional_datetime)
     converter.register_unstructure_hook(datetime, format_datetime)
 
@@ -357,7 +358,12 @@ def fast_structure_fn(
     by_name = {a.name: a for a in attrs.fields(cls)}
     hints = typing.get_type_hints(cls)
     known = frozenset(wire.values())
-    namespace: dict[str, Any] = {"__cls": cls, "__fallback": fallback, "__known": known}
+    namespace: dict[str, Any] = {
+        "__cls": cls,
+        "__fallback": fallback,
+        "__known": known,
+        "__fromiso": datetime.fromisoformat,
+    }
     lines = ["def structure_fast(o, _):"]
     if strict:
         lines.append("    if o.__class__ is not dict or not __known.issuperset(o):")
@@ -379,10 +385,27 @@ def fast_structure_fn(
             is_list = _list_passthrough(converter, tp)
             # A list is copied, as cattrs' own list hook would.
             value = call if is_list is None else f"(None if v is None else v.copy()) if {is_list} else {call}"
+        target = f"kw[{attribute.alias or name!r}]"
+        if getattr(hook, "reads_timestamps", False):
+            # parse_datetime's fast paths inlined: an aware ISO-8601 string (or Lofty's "...GMT")
+            # is read here; anything else (None, naive, odd forms, errors) goes to the hook.
+            lines += [
+                f"        if {key!r} in o:",
+                f"            v = o[{key!r}]",
+                "            if v.__class__ is str:",
+                "                try:",
+                "                    d = __fromiso(v[:-3] + '+00:00') if v.endswith('GMT') else __fromiso(v)",
+                "                except ValueError:",
+                "                    d = None",
+                f"                {target} = d if d is not None and d.tzinfo is not None else {call}",
+                "            else:",
+                f"                {target} = {call}",
+            ]
+            continue
         lines += [
             f"        if {key!r} in o:",
             f"            v = o[{key!r}]",
-            f"            kw[{attribute.alias or name!r}] = {value}",
+            f"            {target} = {value}",
         ]
     if extra is not None:
         alias = by_name[extra].alias or extra
@@ -478,6 +501,9 @@ def _field_datetime_hook(field: str) -> Any:
 
 def _structure_datetime(value: object, _: Any) -> datetime:
     return _must(parse_datetime(value))
+
+
+_structure_datetime.reads_timestamps = True  # type: ignore[attr-defined]  # see fast_structure_fn
 
 
 def _structure_int(value: object, _: Any) -> int:
