@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import types
@@ -414,11 +415,17 @@ def fast_structure_fn(
             f"            kw[{alias!r}] = {{k: v for k, v in o.items() if k not in __known}}",
         ]
     lines += ["        return __cls(**kw)", "    except Exception:", "        pass", "    return __fallback(o, _)"]
-    code = compile("\n".join(lines), f"<crm_core fast structure {cls.__qualname__}>", "exec")
+    code = _compile("\n".join(lines), f"<crm_core fast structure {cls.__qualname__}>")
     exec(code, namespace)  # generated from the class's own fields, as cattrs does
     fn = namespace["structure_fast"]
     fn.fallback = fallback
     return fn
+
+
+@functools.lru_cache(maxsize=512)
+def _compile(source: str, name: str) -> types.CodeType:
+    # Every client has its own converter; the generated source of a model is the same.
+    return compile(source, name, "exec")
 
 
 def register_passthrough(hook: Any, check: str) -> None:
@@ -457,7 +464,7 @@ def _list_passthrough(converter: cattrs.Converter, tp: Any) -> str | None:
         return None
     if item is str and item_hook is not cattrs.BaseConverter._structure_call:
         return None
-    check = f"v.__class__ is list and all(e.__class__ is {item.__name__} for e in v)"
+    check = f"v.__class__ is list and (not v or all(e.__class__ is {item.__name__} for e in v))"
     return f"(v is None or {check})" if optional else f"({check})"
 
 
