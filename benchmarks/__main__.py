@@ -2,8 +2,9 @@
 
 Prints one markdown table (SDK vs baseline, min and median ratio over interleaved rounds, target,
 met/missed) and writes it, with the PNG plots, to ``benchmarks/results/`` (quick mode:
-``benchmarks/results/quick/``). The exit status is 0 when every scenario ran, whatever the verdicts:
-a missed target is a finding, not a broken benchmark.
+``benchmarks/results/quick/``). The exit status is 0 when every scenario ran, whatever the verdicts
+(a missed target is a finding, not a broken benchmark); 1 when a scenario broke (the others still
+report).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import platform
 import sys
 import tempfile
 import time
+import traceback
 from pathlib import Path
 
 from . import scenarios as _registered  # noqa: F401  (importing it registers the scenarios)
@@ -46,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     names = args.scenario or list(available)
     rows: list[Row] = []
+    broken: list[str] = []
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="crm-bench-") as tmp:
         ctx = Context(
@@ -59,7 +62,12 @@ def main(argv: list[str] | None = None) -> int:
             function, description = available[name]
             ctx.log(f"scenario {name}: {description}")
             begun = time.perf_counter()
-            rows.extend(function(ctx))
+            try:
+                rows.extend(function(ctx))
+            except Exception as exc:  # report it, keep the other scenarios' numbers, fail at the end
+                traceback.print_exc()
+                broken.append(name)
+                rows.append(Row(name, f"BROKEN: {type(exc).__name__}: {exc}"[:300], "", "", verdict="error"))
             ctx.log(f"scenario {name}: done in {time.perf_counter() - begun:.0f} s")
     elapsed = time.perf_counter() - started
     table = markdown_table(rows)
@@ -90,6 +98,9 @@ def main(argv: list[str] | None = None) -> int:
         encoding="utf-8",
     )
     print(f"\nWritten: {out / 'results.md'}" + "".join(f", {p}" for p in ctx.plots), file=sys.stderr)
+    if broken:
+        print(f"benchmark scenarios broken: {', '.join(broken)}", file=sys.stderr)
+        return 1
     return 0
 
 

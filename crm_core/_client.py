@@ -138,7 +138,12 @@ class ClientCore:
             bind = getattr(limiter, "bind", None)  # a shared (Redis) limiter names its key after us
             if callable(bind):
                 identity = getattr(auth, "identity", None)
-                bind(api=dialect.name, base_url=base_url, identity=identity() if callable(identity) else None)
+                bind(
+                    api=dialect.name,
+                    base_url=base_url,
+                    identity=identity() if callable(identity) else None,
+                    max_pause=dialect.max_server_pause,
+                )
         self.http = HTTPSession(
             base_url=base_url,
             auth=auth,

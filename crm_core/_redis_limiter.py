@@ -2,7 +2,7 @@
 
 The pacing rules are not re-implemented here. Redis holds the same :class:`LimiterState` the
 in-process limiter uses, serialized as JSON, and every decision runs the same pure functions
-(:func:`~crm_core._ratelimit.reserve`, :func:`~crm_core._ratelimit.observe_response`) inside an
+(:func:`~crm_core._ratelimit.reserve_detail`, :func:`~crm_core._ratelimit.observe_response`) inside an
 optimistic transaction: read the state and Redis's clock, decide in Python, then write the new
 state only if nobody changed it in between (a three-line Lua compare-and-set); on a conflict,
 read again and decide again. So N processes on M machines share one token bucket, one count of
@@ -54,12 +54,13 @@ from multidict import CIMultiDict
 
 from ._clock import Clock, SystemClock
 from ._ratelimit import (
+    PROBE_RECHECK,
     LimiterSnapshot,
     LimiterState,
     LimiterWaitTooLong,
     LocalRateLimiter,
     observe_response,
-    reserve,
+    reserve_detail,
 )
 
 if TYPE_CHECKING:
@@ -160,6 +161,11 @@ class RedisRateLimiter:
         window: The bucket's window, seconds.
         burst: Bucket size (largest burst), requests; default ``max(1, requests / 10)``.
         fallback_pause: First pause after a 429 without a hint, seconds (doubles per 429).
+        probe: Requests sent, by all workers together, while the server's budget is unknown
+            (first request, or a window that just rolled over); the others wait for the first
+            response's headers.
+        max_pause: Longest plausible server pause or window, seconds; longer hints are capped
+            (logged once per process). Default: the client's API's window (Lofty: 60 s), else 60.
         on_unavailable: When Redis cannot be reached: ``"wait"`` (requests wait, the connection
             is retried with backoff up to ``max_backoff``) or ``"local"`` (each worker paces itself
             at ``requests / expected_workers`` per ``window`` until Redis answers again). Logged
@@ -185,6 +191,8 @@ class RedisRateLimiter:
         window: float = 60.0,
         burst: float | None = None,
         fallback_pause: float = 1.0,
+        probe: int = 1,
+        max_pause: float | None = None,
         on_unavailable: OnUnavailable = "wait",
         expected_workers: int | None = None,
         worker_ttl: float = 60.0,
@@ -205,6 +213,10 @@ class RedisRateLimiter:
                 "on_unavailable='local' paces each worker at requests / expected_workers per window: "
                 "pass requests=, window= (the API's limit, e.g. Lofty: 500 per 60 s) and expected_workers="
             )
+        if probe < 1:
+            raise ValueError(f"probe={probe!r} is not valid: expected an integer >= 1")
+        if max_pause is not None and max_pause <= 0:
+            raise ValueError(f"max_pause={max_pause!r} is not valid: expected seconds > 0")
         if worker_ttl <= 0 or state_ttl <= 0 or max_backoff <= 0:
             raise ValueError("worker_ttl, state_ttl and max_backoff must be seconds > 0")
         self._redis = client
@@ -217,6 +229,11 @@ class RedisRateLimiter:
         self._requests = requests
         self._window = window
         self._fallback_pause = fallback_pause
+        self._probe = probe
+        self._max_pause = max_pause if max_pause is not None else 60.0
+        self._explicit_max_pause = max_pause is not None
+        self._warned_implausible = False
+        self._response_seen: asyncio.Event | None = None  # set by observe(): wakes a probe waiter
         self.on_unavailable: OnUnavailable = on_unavailable
         self._expected_workers = expected_workers
         self._worker_ttl = worker_ttl
@@ -260,6 +277,8 @@ class RedisRateLimiter:
         window: float = 60.0,
         burst: float | None = None,
         fallback_pause: float = 1.0,
+        probe: int = 1,
+        max_pause: float | None = None,
         on_unavailable: OnUnavailable = "wait",
         expected_workers: int | None = None,
         worker_ttl: float = 60.0,
@@ -276,8 +295,9 @@ class RedisRateLimiter:
                 The password never appears in logs, errors or ``repr``.
             key: The Redis key all sharing workers name; default: bound by the client to its API
                 and a digest of its credential.
-            requests, window, burst, fallback_pause, on_unavailable, expected_workers, worker_ttl,
-                state_ttl, max_backoff, clock: See :class:`RedisRateLimiter`.
+            requests, window, burst, fallback_pause, probe, max_pause, on_unavailable,
+                expected_workers, worker_ttl, state_ttl, max_backoff, clock: See
+                :class:`RedisRateLimiter`.
             connect_timeout: Seconds to open a connection to Redis.
             socket_timeout: Seconds to wait for a Redis reply.
 
@@ -287,6 +307,8 @@ class RedisRateLimiter:
         """
         try:
             import redis.asyncio
+            from redis.asyncio.retry import Retry
+            from redis.backoff import NoBackoff
         except ImportError as exc:  # pragma: no cover - the dev extra installs redis
             raise ImportError("RedisRateLimiter needs redis-py: pip install 'crm-async[redis]'") from exc
         try:
@@ -294,7 +316,9 @@ class RedisRateLimiter:
                 url,
                 socket_connect_timeout=connect_timeout,
                 socket_timeout=socket_timeout,
-                retry_on_timeout=False,
+                # One immediate retry (a pooled connection gone stale after a Redis restart);
+                # longer outages are ours to handle: logged once, then on_unavailable.
+                retry=Retry(NoBackoff(), 1),
             )
         except ValueError:
             raise ValueError(f"Redis URL {redact_url(url)!r} is not valid") from None
@@ -306,6 +330,8 @@ class RedisRateLimiter:
             window=window,
             burst=burst,
             fallback_pause=fallback_pause,
+            probe=probe,
+            max_pause=max_pause,
             on_unavailable=on_unavailable,
             expected_workers=expected_workers,
             worker_ttl=worker_ttl,
@@ -322,7 +348,7 @@ class RedisRateLimiter:
         """The Redis key holding the shared state (``None`` until bound)."""
         return self._key
 
-    def bind(self, *, api: str, base_url: str, identity: str | None) -> None:
+    def bind(self, *, api: str, base_url: str, identity: str | None, max_pause: float | None = None) -> None:
         """Called by a client: name the key after its API and credential (unless ``key=`` was given).
 
         Args:
@@ -330,11 +356,15 @@ class RedisRateLimiter:
             base_url: The API root the client talks to.
             identity: A digest of the client's credential (never the secret), or ``None`` when
                 the credential offers none.
+            max_pause: The API's longest plausible pause (its window), seconds, used unless
+                ``max_pause=`` was given.
 
         Raises:
             ValueError: This limiter is already bound to another API or credential, or the
                 credential has no digest and no ``key=`` was given.
         """
+        if max_pause is not None and not self._explicit_max_pause:
+            self._max_pause = max_pause
         if self._explicit_key:
             return
         if identity is None:
@@ -388,12 +418,15 @@ class RedisRateLimiter:
         if self._head is None:
             self._head = asyncio.Lock()
         started = self._clock.monotonic()
+        if self._response_seen is None:
+            self._response_seen = asyncio.Event()
         async with self._head:
             while True:
                 now_local = self._clock.monotonic()
                 if self._down_since is None or now_local >= self._next_try:
+                    self._response_seen.clear()
                     try:
-                        wait, now = await self._transaction(take=True)
+                        wait, why, now = await self._transaction(take=True)
                     except RedisUnavailable as exc:
                         self._mark_down(exc)
                     else:
@@ -401,6 +434,12 @@ class RedisRateLimiter:
                         if wait <= 0:
                             self._kick()  # keeps this worker's in-flight count fresh in Redis
                             return self._clock.monotonic() - started
+                        if why == "probe":
+                            # Behind a probe (any worker's): re-check when a response arrives
+                            # here, or every PROBE_RECHECK seconds for other workers' answers.
+                            with contextlib.suppress(TimeoutError):
+                                await asyncio.wait_for(self._response_seen.wait(), min(wait, PROBE_RECHECK))
+                            continue
                         if max_wait is not None and wait > max_wait:
                             raise LimiterWaitTooLong(wait, now - self._offset + wait)
                         await self._clock.sleep(wait)
@@ -411,10 +450,12 @@ class RedisRateLimiter:
                     await self._clock.sleep(retry_in)
                     continue
                 local = self._fallback()
-                wait = reserve(local.state, self._clock.time())
+                wait, why = reserve_detail(local.state, self._clock.time())
                 if wait <= 0:
                     return self._clock.monotonic() - started
-                if max_wait is not None and wait > max_wait:
+                if why == "probe":
+                    wait = min(wait, PROBE_RECHECK)
+                elif max_wait is not None and wait > max_wait:
                     raise LimiterWaitTooLong(wait, self._clock.time() + wait)
                 await self._clock.sleep(min(wait, retry_in) if retry_in > 0 else wait)
 
@@ -445,6 +486,8 @@ class RedisRateLimiter:
         if self._key is not None:
             self._pending.append(_Observe(status=status, headers=kept, latency=latency, at=at, settles=settles))
             self._kick()
+        if self._response_seen is not None:
+            self._response_seen.set()
         return pause
 
     def pause(self, seconds: float) -> None:
@@ -486,19 +529,26 @@ class RedisRateLimiter:
     # -- the transaction ----------------------------------------------------------------
 
     def _fresh_state(self, now: float) -> LimiterState:
-        return LimiterState(rate=self._rate, capacity=self._capacity, tokens=self._capacity, refilled_at=now)
+        return LimiterState(
+            rate=self._rate,
+            capacity=self._capacity,
+            tokens=self._capacity,
+            refilled_at=now,
+            probe=self._probe,
+            max_pause=self._max_pause,
+        )
 
     def _cached_for_op(self, settles: bool) -> LimiterState:
         if not settles:
             self._cached.outstanding += 1  # observe_response settles one; this one was never counted
         return self._cached
 
-    async def _transaction(self, *, take: bool) -> tuple[float, float]:
-        """Apply the pending operations (and, if ``take``, one :func:`reserve`) atomically.
+    async def _transaction(self, *, take: bool) -> tuple[float, str, float]:
+        """Apply the pending operations (and, if ``take``, one :func:`reserve_detail`) atomically.
 
         Returns:
-            ``(wait, now)``: :func:`reserve`'s answer (0 = a permit was taken; always 0 when not
-            ``take``) and Redis's clock, epoch seconds.
+            ``(wait, why, now)``: :func:`reserve_detail`'s answer (0 = a permit was taken; always
+            0 when not ``take``) and Redis's clock, epoch seconds.
 
         Raises:
             RedisUnavailable: Redis could not be reached or answered with an error.
@@ -530,6 +580,9 @@ class RedisRateLimiter:
                 state.rate = self._rate
                 state.capacity = self._capacity
                 state.tokens = min(state.tokens, self._capacity)
+                state.probe = self._probe
+                state.max_pause = self._max_pause
+                odd_before = state.implausible_hints
                 live = {
                     w: entry
                     for w, entry in workers.items()
@@ -553,7 +606,7 @@ class RedisRateLimiter:
                         aimd=None,
                         fallback_pause=self._fallback_pause,
                     )
-                wait = reserve(state, now) if take else 0.0
+                wait, why = reserve_detail(state, now) if take else (0.0, "")
                 granted = 1 if take and wait <= 0 else 0
                 held = held_now + granted
                 state.outstanding = others + held
@@ -579,7 +632,15 @@ class RedisRateLimiter:
                     self._held += granted  # observe() may have settled some meanwhile
                     self._cached = state
                     self._last_write = self._clock.monotonic()
-                    return wait, now
+                    if state.implausible_hints > odd_before and not self._warned_implausible:
+                        self._warned_implausible = True
+                        log.warning(
+                            "The server sent a rate-limit hint beyond %.0f s; it is capped at %.0f s. "
+                            "Further ones are counted in the shared state's implausible_hints.",
+                            self._max_pause,
+                            self._max_pause,
+                        )
+                    return wait, why, now
                 self.conflicts += 1
                 attempt += 1
                 if attempt % 8 == 0:  # heavy contention: step aside briefly
@@ -689,6 +750,8 @@ class RedisRateLimiter:
                 window=self._window,
                 burst=1.0,
                 fallback_pause=self._fallback_pause,
+                probe=self._probe,
+                max_pause=self._max_pause,
                 clock=self._clock,
             )
             local.state.tokens = 0.0  # the shared bucket's tokens may have been spent elsewhere

@@ -8,7 +8,6 @@ any ISO-8601 form. These helpers keep the SDK to exactly those forms.
 from __future__ import annotations
 
 import enum
-import math
 import typing
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
@@ -51,20 +50,17 @@ _MILLISECOND = timedelta(milliseconds=1)
 
 
 def record_id(value: object) -> int:
-    """A record ID as the API documents it: a JSON number with no fraction.
+    """An ID (or any integer field) as the API documents it: a JSON integer.
 
-    ``12`` and ``12.0`` read as ``12``; ``12.9`` (never truncated), ``"12"``, ``"abc"``,
-    ``true`` and ``null`` are refused. (Private stand-in for ``crm_core``'s shared ID parser.)
+    ``12`` reads as ``12``; ``12.9`` (never truncated), ``12.0``, ``"12"``, ``"abc"``, ``true``
+    and ``null`` are refused, as ``crm_core``'s ``parse_record_id`` refuses them. (Superfone's
+    converter hook for every ``int`` field, so page counts such as ``total_pages: 0`` pass.)
 
     Raises:
         ValueError: anything else, naming the value.
     """
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"expected a numeric ID, got {value!r}")
-    if isinstance(value, float):
-        if not math.isfinite(value) or not value.is_integer():
-            raise ValueError(f"expected a whole-number ID, got {value!r}")
-        return int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{value!r} is not a usable ID or integer (expected a JSON integer)")
     return value
 
 

@@ -145,6 +145,40 @@ async def test_a_429_seen_by_one_process_pauses_the_others(redis_url: str, redis
         await second.aclose()
 
 
+async def test_one_probe_for_all_processes_while_the_budget_is_unknown(redis_url: str, redis_key: str) -> None:
+    first, second = limiter(redis_url, redis_key), limiter(redis_url, redis_key)
+    try:
+        await first.acquire()  # the probe: the server's budget is not known yet
+        held_back = asyncio.create_task(second.acquire())
+        await asyncio.sleep(0.3)
+        assert not held_back.done()  # another process waits for the probe's answer
+        first.observe(status=200, headers=window_headers(10, 60), latency=0.01)
+        waited = await asyncio.wait_for(held_back, 2.0)  # ...and goes as soon as it is shared,
+        assert 0.25 < waited < 0.95  # before a second probe would have been let go (after 1 s)
+        assert second.snapshot().server_remaining == 9
+    finally:
+        await first.aclose()
+        await second.aclose()
+
+
+async def test_an_implausible_hint_is_capped_at_the_apis_window(
+    redis_url: str, redis_key: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    first, second = limiter(redis_url, redis_key), limiter(redis_url, redis_key)
+    try:
+        await first.acquire()
+        # Lofty's documented oddity: a Reset of 21000 (5.8 hours as seconds from now).
+        first.observe(status=429, headers={"X-RateLimit-Reset": "21000"}, latency=0.01)
+        await first.flush()
+        with pytest.raises(LimiterWaitTooLong) as caught:
+            await second.acquire(max_wait=1.0)
+        assert caught.value.wait <= 60.5  # one window at most, not 5.8 hours
+        assert sum("capped" in r.getMessage() for r in caplog.records) == 1
+    finally:
+        await first.aclose()
+        await second.aclose()
+
+
 async def test_outstanding_requests_count_once_and_dead_workers_stop_counting(redis_url: str, redis_key: str) -> None:
     alive = limiter(redis_url, redis_key, worker_ttl=0.5)  # refreshes its entry every ~0.17 s
     dead = limiter(redis_url, redis_key, worker_ttl=0.5)
@@ -434,7 +468,7 @@ def test_three_processes_share_one_limit_and_local_limiters_storm(
     assert shared["ok"] == WORKERS * PER_WORKER and not shared["failed"], shared
     assert shared["throttled"] <= LIMIT, shared  # at most one window's worth of 429s
     assert shared["rate"] >= 0.9 * LIMIT / WINDOW, shared  # at least 90 % of the allowed rate
-    assert shared["elapsed"] <= 1.15 * shared["ideal"] + WINDOW, shared  # issue 8's target for pacing
+    assert shared["elapsed"] <= 1.15 * shared["ideal"] + 2 * WINDOW, shared  # issue 12's target
     # The storm the shared limiter prevents: per-process limiters each spend the whole budget.
     assert local["throttled"] > max(LIMIT, 2 * shared["throttled"]), (shared, local)
 
