@@ -34,7 +34,7 @@ import attrs
 from ._bulk_policy import BulkPolicy, JobGuard, bulk_policy, cause, current_policy, refused
 from ._clock import Clock, SystemClock
 from ._errors import APIError, AuthenticationError, Outcome, ValidationError
-from ._journal import CREATED, FAILED, MAYBE, SENDING, Journal
+from ._journal import CREATED, FAILED, MAYBE, SENDING, Journal, JournalEntry
 from ._reconcile import CreateLedger
 
 __all__ = [
@@ -493,6 +493,7 @@ async def bulk_create(
     clock = clock or SystemClock()
     guard = JobGuard(policy or current_policy(), clock)
     fingerprints: dict[int, str] = {}
+    counted: set[int] = set()  # rows whose end the guard has already counted
     if journal is not None:
         journal.start()
         ledger.claim_all(parse_id(record_id) for record_id in journal.created_ids())
@@ -509,6 +510,8 @@ async def bulk_create(
             try:
                 value = await create(payload, options)
             except APIError as error:
+                if not guard.proven and cause(error, AuthenticationError) is None and refused(error) is None:
+                    guard.prove()  # the API answered, and not with a 401
                 lost = refused(error)
                 if lost is not None:
                     await guard.unreachable(lost)
@@ -531,6 +534,7 @@ async def bulk_create(
                 if journal is not None:
                     journal.finish(number, fingerprint, MAYBE, error="cancelled while in flight")
                 raise
+            guard.prove()
             guard.reachable()
             return value
 
@@ -544,6 +548,25 @@ async def bulk_create(
                 ledger.dedupe.put(str(row["dedupe_key"]), done)  # later rows with the key reuse it
             raise AlreadyDone(done)
         payload = build(row)
+        trial = False if guard.proven else await guard.enter_trial()
+        if trial is None:
+            raise NotTried(guard.stopped or "the job stopped")
+        if trial:  # the credential is not proven yet
+            try:
+                return await journaled_send(number, row, payload, entry, fingerprint)
+            except Exception as error:
+                # Count a 401 before the next trial row may go, so a wrong key stops the job
+                # after exactly ``max_auth_failures`` requests.
+                guard.result(error, tried=True)
+                counted.add(number)
+                raise
+            finally:
+                guard.leave_trial()
+        return await journaled_send(number, row, payload, entry, fingerprint)
+
+    async def journaled_send(
+        number: int, row: Mapping[str, Any], payload: P, entry: JournalEntry | None, fingerprint: str
+    ) -> T:
         check_first = entry is not None and entry.state in (SENDING, MAYBE)
         first_sent = entry.sent_at if entry is not None and entry.sent_at is not None else clock.time()
         if journal is not None:
@@ -558,7 +581,10 @@ async def bulk_create(
         return await send(number, payload, options)
 
     async def record(result: RowResult[T]) -> None:
-        guard.result(result.error, tried=result.status is not RowStatus.SKIPPED)
+        if result.row_number in counted:
+            counted.discard(result.row_number)
+        else:
+            guard.result(result.error, tried=result.status is not RowStatus.SKIPPED)
         fingerprint = fingerprints.pop(result.row_number, None)
         if journal is not None and fingerprint is not None and result.status is not RowStatus.SKIPPED:
             record_id = None if result.value is None else str(id_of(result.value))

@@ -69,6 +69,11 @@ class JobGuard:
     Attributes:
         stopped: Why the job stops (rows not started are not tried), or ``None``.
         open: Set while requests may go out; cleared during an outage pause.
+        proven: Whether the API has accepted the credential (a row got an answer other than
+            401). Until then, and again after any 401, rows go as trials: at most
+            ``max_auth_failures`` minus the current 401 streak at once, so a wrong key costs
+            exactly ``max_auth_failures`` requests at any concurrency, not one per slot; the
+            other rows wait for an answer (see :meth:`enter_trial`).
     """
 
     def __init__(self, policy: BulkPolicy, clock: Clock) -> None:
@@ -80,12 +85,45 @@ class JobGuard:
         self.backoff = 1.0
         self.open = asyncio.Event()
         self.open.set()
+        self.proven = False
+        self.in_trial = 0
+        self._changed = asyncio.Event()
+
+    def _notify(self) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    def prove(self) -> None:
+        """The API answered a row with something other than a 401: the credential works."""
+        if not self.proven:
+            self.proven = True
+            self._notify()
+
+    async def enter_trial(self) -> bool | None:
+        """Wait until a row may go: ``False`` (the credential is proven: go freely), ``True`` (go
+        as a trial row; call :meth:`leave_trial` after), or ``None`` (the job stopped)."""
+        while True:
+            if self.stopped is not None:
+                return None
+            if self.proven:
+                return False
+            if self.in_trial + self.auth_streak < max(1, self.policy.max_auth_failures):
+                self.in_trial += 1
+                return True
+            await self._changed.wait()
+
+    def leave_trial(self) -> None:
+        """A trial row ended (after :meth:`result` counted it)."""
+        self.in_trial -= 1
+        self._notify()
 
     def result(self, error: BaseException | None, *, tried: bool) -> None:
         """Count one row's end (``tried``: it was sent, not skipped)."""
         refused = cause(error, AuthenticationError)
         if refused is not None:
+            self.proven = False
             self.auth_streak += 1
+            self._notify()
             if self.auth_streak >= self.policy.max_auth_failures and self.stopped is None:
                 self.stopped = (
                     f"the API refused the credential (401 on {self.auth_streak} rows in a row: "

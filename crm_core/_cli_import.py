@@ -30,6 +30,7 @@ from ._bulk import BulkPolicy, bulk_policy
 from ._cli_options import check_credential, check_output_path, parse_client_rate, parse_rate
 from ._importjob import InputFormatError, Shard, import_job_name, remove_files, run_import, scan_file
 from ._journal import Destination, Journal, JournalMismatchError, credential_digest
+from ._reconcile import ReconcileSettings
 from ._retry import RetryPolicy
 from .emulator import FaultPlan
 
@@ -155,6 +156,9 @@ def run_command(spec: CLISpec, s: ImportSettings) -> int:
         "timeout": timeout,
         "max_concurrency": s.concurrency,
         "retry": RetryPolicy(max_retries=s.retries),
+        # An ambiguous row does not hold its slot for the settle period: the job sets it aside
+        # (journaled "maybe") and re-checks it at the settle period's end.
+        "reconcile": ReconcileSettings(wait_to_settle=False),
     }
     if s.client_rate is not None:
         options["rate_limit"] = parse_client_rate(s.client_rate)

@@ -43,7 +43,7 @@ __all__ = [
     "scan_file",
 ]
 
-_ASCII_INTEGER = re.compile(r"[+-]?[0-9]+")
+_ASCII_INTEGER = re.compile(r"[0-9]+")
 
 
 class InputFormatError(Exception):
@@ -76,12 +76,10 @@ class Shard:
 
     def holds(self, lead: object) -> bool:
         """Whether the row whose lead ID is ``lead`` (int or text) belongs to this shard."""
-        text = str(lead).strip() if lead is not None else ""
-        if _ASCII_INTEGER.fullmatch(text):
-            text = str(int(text))
-        elif isinstance(lead, bool) or not text:
-            return self.index == 1
-        return zlib.crc32(text.encode()) % self.count + 1 == self.index
+        text = str(lead).strip() if lead is not None and not isinstance(lead, bool) else ""
+        if not _ASCII_INTEGER.fullmatch(text):
+            return self.index == 1  # no usable lead ID: the row fails, and shard 1 reports it
+        return zlib.crc32(str(int(text)).encode()) % self.count + 1 == self.index
 
 
 @attrs.frozen(kw_only=True)
@@ -110,8 +108,9 @@ class ImportTarget:
     def convert(self, raw: Mapping[str, Any]) -> dict[str, Any]:
         """Typed create arguments from a raw row: blanks dropped, integer columns converted.
 
-        Integer columns accept ASCII digits with an optional sign only (``"563"``), not what
-        Python's lenient :func:`int` also reads (``"5_63"``, Arabic-Indic ``"٥٦٣"``).
+        Integer columns accept ASCII digits only (``"563"``), not what Python's lenient
+        :func:`int` also reads (``"+563"``, ``"5_63"``, Arabic-Indic ``"٥٦٣"``); surrounding
+        spaces are dropped.
 
         Raises:
             ValidationError: an integer column holds anything else.
@@ -221,12 +220,14 @@ def scan_file(path: Path, target: ImportTarget) -> int:
     Raises:
         InputFormatError: not UTF-8 (line and byte named), a CSV header with unknown,
             repeated or missing columns, a CSV field over the csv module's size limit (most
-            often an unclosed quote), or a CSV row with more values than the header.
+            often an unclosed quote), a quote never closed before the end of the file, or a CSV
+            row with more values than the header.
     """
     lines = _decoded_lines(path)
     if _is_jsonl(path):
         return sum(1 for line in lines if line.strip())
-    reader = csv.reader(lines)
+    # strict: a quote left open at the end of the file is an error, not one huge last field
+    reader = csv.reader(lines, strict=True)
     row_start = 1
     try:
         header = [name.strip() for name in next(reader, [])]
@@ -248,6 +249,11 @@ def scan_file(path: Path, target: ImportTarget) -> int:
                 f"{path}: the row starting on line {row_start} has a field longer than the csv module's limit "
                 f"of {csv.field_size_limit()} characters (read up to line {reader.line_num}); most often an "
                 'unclosed quote (") swallows the rest of the file: check the quotes on that line'
+            ) from None
+        if "unexpected end of data" in str(exc):
+            raise InputFormatError(
+                f'{path}: the row starting on line {row_start} opens a quote (") that is never closed, so it '
+                "would swallow the rest of the file; close or remove that quote"
             ) from None
         raise InputFormatError(f"{path}: line {reader.line_num}: not valid CSV ({exc})") from None
     return count

@@ -21,6 +21,7 @@ import hashlib
 import json
 import os
 import sqlite3
+import sys
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -55,6 +56,10 @@ def row_fingerprint_v1(row: Mapping[str, Any]) -> str:
 
 class JournalMismatchError(Exception):
     """The journal was written for a different input (a row's fields changed)."""
+
+
+class JournalLockedError(JournalMismatchError):
+    """Another process (another run of the same job) has the journal open."""
 
 
 class JournalDestinationError(JournalMismatchError):
@@ -133,10 +138,14 @@ class Journal:
     Raises:
         JournalMismatchError: the file belongs to another job.
         JournalDestinationError: the file belongs to another destination.
+        JournalLockedError: another process has the journal open (two runs of one job at once
+            would each send the rows the other has not journaled yet). The lock is an OS file
+            lock (``flock``) on the journal, released when the process ends, even by ``kill -9``.
     """
 
     def __init__(self, path: str | os.PathLike[str], *, job: str, destination: Destination | None = None) -> None:
         self.path = os.fspath(path)
+        self._lock_fd = _lock(self.path)
         self.commit_interval = 0.2
         self.commits = 0
         self._fresh = False
@@ -191,11 +200,13 @@ class Journal:
             if recorded == destination:
                 return
             theirs = recorded.describe()
+        created = self._db.execute("SELECT COUNT(*) FROM rows WHERE state = 'created'").fetchone()[0]
         self.close()
         raise JournalDestinationError(
             f"{self.path} holds the outcomes of a run against {theirs}, but this run goes to "
-            f"{destination.describe()}; nothing was sent. Pass --fresh to start this journal over, "
-            "or --journal with another file to keep it"
+            f"{destination.describe()}; nothing was sent. Pass --journal with another file for a new "
+            f"destination, or --fresh to start this journal over (its {created} created row(s) would be "
+            "sent again: do that only if they were not created where this run goes)"
         )
 
     def close(self) -> None:
@@ -206,6 +217,9 @@ class Journal:
         with contextlib.suppress(sqlite3.ProgrammingError):
             self._commit()
         self._db.close()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # releases the flock
+            self._lock_fd = None
 
     # Group commit. Writes go into one open transaction. A row's "sending" record must be on
     # disk before its request leaves, so :meth:`sending_durable` waits for a commit; every row
@@ -359,3 +373,27 @@ class Journal:
         """Rows by state."""
         self._commit()
         return dict(self._db.execute("SELECT state, COUNT(*) FROM rows GROUP BY state").fetchall())
+
+
+def _lock(path: str) -> int | None:
+    """An exclusive, non-blocking OS lock on ``path`` (POSIX ``flock``), or ``None`` where the
+    platform has none (Windows: the journal is then not guarded against a second run).
+
+    Raises:
+        JournalLockedError: another process holds it.
+    """
+    if sys.platform == "win32":
+        return None
+    import fcntl
+
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise JournalLockedError(
+            f"{path} is in use by another run of this job; nothing was sent. Wait for it to finish "
+            "(two runs at once would send the same rows twice), or pass --journal with another file "
+            "for an unrelated run"
+        ) from None
+    return fd

@@ -221,6 +221,11 @@ class LimiterState:
         probing: Probes out now (requests granted while the budget was unknown).
         probe_at: When the last probe left (a probe older than ``max_pause`` is forgotten).
         implausible_hints: Hints or resets seen beyond ``max_pause`` (they were capped).
+        last_reset: The last plausible ``X-RateLimit-Reset`` read from a header (epoch seconds).
+        window_seen: The shortest gap seen between two successive window resets, seconds: the
+            server's window as observed (``None`` until two windows were seen). An implausible
+            hint is capped at it when it is shorter than ``max_pause``, so a server with a short
+            window is not waited on for the API's documented one.
     """
 
     rate: float | None
@@ -242,6 +247,15 @@ class LimiterState:
     probing: int = 0
     probe_at: float = 0.0
     implausible_hints: int = 0
+    last_reset: float | None = None
+    window_seen: float | None = None
+
+
+def _implausible_cap(state: LimiterState) -> float:
+    """How long an implausible hint is taken to mean: the window seen, else ``max_pause``."""
+    if state.window_seen is not None and state.window_seen < state.max_pause:
+        return state.window_seen
+    return state.max_pause
 
 
 _WINDOW_MARGIN = 0.25  # seconds added after a server window's reset, for clock skew
@@ -331,7 +345,15 @@ def observe_response(
     odd = reset_at is not None and _implausible(reset_at - now, state.max_pause)
     if odd:
         state.implausible_hints += 1
-        reset_at = now + state.max_pause
+        reset_at = now + _implausible_cap(state)
+    elif reset_at is not None:
+        previous = state.last_reset
+        if previous is not None and reset_at > previous + 0.5:
+            gap = reset_at - previous  # a new window began (a gap may span skipped windows)
+            if gap <= state.max_pause and (state.window_seen is None or gap < state.window_seen):
+                state.window_seen = gap
+        if previous is None or reset_at > previous:
+            state.last_reset = reset_at
     if limit is not None:
         state.server_limit = limit
     if remaining is not None or reset_at is not None:
@@ -356,10 +378,10 @@ def observe_response(
     if status == 429 or (status == 503 and "Retry-After" in headers):
         state.consecutive_throttles += 1
         hint = server_pause_hint(status, headers, now)
-        if hint is not None and not odd and _implausible(hint, state.max_pause):
-            state.implausible_hints += 1
-        if hint is not None:
-            hint = min(hint, state.max_pause)
+        if hint is not None and _implausible(hint, state.max_pause):
+            if not odd:
+                state.implausible_hints += 1
+            hint = _implausible_cap(state)
         if hint is None:
             hint = min(state.max_pause, fallback_pause * 2 ** (state.consecutive_throttles - 1))
         pause = hint

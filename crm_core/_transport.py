@@ -163,7 +163,7 @@ class Transport:
         if 200 <= status < 300:
             data = self._decode(raw, status, got, request, url, number) if raw else None
             return Response(status=status, headers=got, data=data, attempts=number, request=request, url=url)
-        raise self._status_error(status, got, raw, request, url, number)
+        raise self._status_error(status, got, raw, request, url, number, pause)
 
     async def _permit(self, request: Request, url: str, number: int, max_wait: float) -> None:
         try:
@@ -223,12 +223,21 @@ class Transport:
         return self.dialect.unwrap(data)
 
     def _status_error(
-        self, status: int, headers: Mapping[str, str], raw: bytes, request: Request, url: str, number: int
+        self,
+        status: int,
+        headers: Mapping[str, str],
+        raw: bytes,
+        request: Request,
+        url: str,
+        number: int,
+        pause: float | None = None,
     ) -> APIStatusError:
         text = raw.decode("utf-8", "replace")
         code, message = self.dialect.parse_error(status, text)
         cls = self.dialect.error_class(status, code)
         hint = server_pause_hint(status, headers, self.clock.time(), self.dialect.max_server_pause)
+        if hint is not None and pause is not None and pause < hint:
+            hint = pause  # the limiter capped an implausible hint (at the window it has seen)
         kwargs: dict[str, Any] = {
             "status": status,
             "code": code,

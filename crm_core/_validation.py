@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 import zoneinfo
 from collections.abc import Collection
 from datetime import datetime
@@ -51,6 +52,32 @@ def check_choice(field: str, value: object, allowed: Collection[str], *, allow_u
     if allow_unknown:
         expected += " or another non-blank string"
     raise ValidationError(field, value, expected)
+
+
+def check_credential(field: str, value: object) -> str:
+    """A credential (API key, token) stripped of surrounding whitespace, refused if unusable.
+
+    Both SDKs and both command lines treat credentials this way: spaces, tabs and newlines
+    around the value are removed; an empty value, or any control character inside it (a newline,
+    a tab, U+0000..U+001F, U+007F, format characters), is refused before anything is sent, since
+    it could never be a valid header value.
+
+    Raises:
+        ValueError: the value is not a string, is empty, or holds a control character. The
+            message names ``field`` and the character's position, never the value.
+    """
+    if not isinstance(value, str):
+        raise ValueError(f"{field} must be a string, not {type(value).__name__}")
+    stripped = value.strip()
+    if not stripped:
+        raise ValueError(f"{field} is empty")
+    for index, char in enumerate(stripped):
+        if unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp"):
+            raise ValueError(
+                f"{field} contains a control character (U+{ord(char):04X} at position {index + 1}); "
+                "a credential is one line of printable text: check how it was pasted or exported"
+            )
+    return stripped
 
 
 def check_text(field: str, value: object, *, required: bool = True, max_length: int | None = None) -> str:

@@ -22,6 +22,7 @@ from crm_core import (
 from crm_core._client import ClientCore, RateLimit
 from crm_core._options import RequestOptions, SessionView, Transport, raw_response_wrapper
 from crm_core._reconcile import ReconcileSettings
+from crm_core._validation import check_credential
 
 from ._calendar import Calendar
 from ._errors import error_class, parse_error
@@ -83,7 +84,10 @@ class LoftyClient:
         strict_responses: Raise on unknown response keys (for tests).
 
     Raises:
-        ValueError: not exactly one of ``api_key``, ``access_token`` and ``oauth``.
+        ValueError: not exactly one of ``api_key``, ``access_token`` and ``oauth``; or an empty
+            credential, or one holding a control character (a newline, a tab): checked before
+            anything is sent, and the message never repeats the value. Surrounding whitespace
+            is removed.
     """
 
     def __init__(
@@ -121,14 +125,10 @@ class LoftyClient:
         if oauth is not None:
             auth = oauth
         elif api_key is not None:
-            if not api_key.strip():
-                raise ValueError("api_key is empty")
-            auth = StaticAuth({"Authorization": f"token {api_key.strip()}"})
+            auth = StaticAuth({"Authorization": f"token {check_credential('api_key', api_key)}"})
         else:
             assert access_token is not None
-            if not access_token.strip():
-                raise ValueError("access_token is empty")
-            auth = StaticAuth({"Authorization": f"Bearer {access_token.strip()}"})
+            auth = StaticAuth({"Authorization": f"Bearer {check_credential('access_token', access_token)}"})
         self._auth_kind = given[0]
         self._core = ClientCore(
             base_url=base_url,

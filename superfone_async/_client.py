@@ -12,6 +12,7 @@ from crm_core import AIMDConfig, Clock, Dialect, EventHook, RateLimiter, RetryBu
 from crm_core._client import ClientCore, RateLimit
 from crm_core._options import RequestOptions, SessionView, Transport
 from crm_core._reconcile import ReconcileSettings
+from crm_core._validation import check_credential
 
 from ._errors import parse_error, unwrap
 from ._leads import Catalog, Leads
@@ -65,7 +66,9 @@ class SuperfoneClient:
         strict_responses: Raise on unknown response keys (for tests).
 
     Raises:
-        ValueError: an empty ``api_key``.
+        ValueError: an empty ``api_key``, or one holding a control character (a newline, a
+            tab): checked before anything is sent; the message never repeats the value.
+            Surrounding whitespace is removed.
     """
 
     def __init__(
@@ -87,11 +90,10 @@ class SuperfoneClient:
         seed: int | None = None,
         strict_responses: bool = False,
     ) -> None:
-        if not api_key or not api_key.strip():
-            raise ValueError("api_key is empty: pass the key Superfone issued you")
+        key = check_credential("api_key", api_key)
         self._core = ClientCore(
             base_url=base_url,
-            auth=StaticAuth({"x-api-key": api_key.strip()}),
+            auth=StaticAuth({"x-api-key": key}),
             dialect=DIALECT,
             naming="snake",
             retry=retry,

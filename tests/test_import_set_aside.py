@@ -135,3 +135,20 @@ def test_superfone_a_set_aside_row_holds_its_lead_and_the_rerun_keeps_file_order
         assert again.exit_code == 0, again.output
     made = [(t["type"], t["due_date"][:19]) for t in emulator.lead_tasks(lead)]
     assert made == [(kind, due[:19]) for kind, due in rows]
+
+
+def test_late_commits_are_set_aside_and_rechecked_after_the_settle_period_exactly_once(tmp_path: Path) -> None:
+    # The numbers: the server stores a create 2.5 s after it arrives; the client gives up
+    # after 1 s. Each such row is set aside (not re-sent at once, not holding its slot), the other
+    # rows go on, and the re-check after the settle period (2 x timeout) finds it.
+    source = tmp_path / "tasks.csv"
+    write_rows(source, 40)
+    faults = "late-commit=0.1@POST /v2.0/tasks,late=2.5,seed=4"
+    options = ["--sandbox-rate-limit", "off", "--timeout", "1", "--sandbox-faults", faults, "--concurrency", "8"]
+    run = CliRunner().invoke(lofty_main, ["tasks", "import", str(source), "--sandbox", "--no-progress", *options])
+    assert run.exit_code == 0, run.output
+    assert "40 rows: 40 created, 0 failed" in run.output
+    assert "late-commit: " in run.output and "late-commit: 0" not in run.output
+    emulator = LoftyEmulator(state_path=tmp_path / "tasks.csv.sandbox-state.jsonl")
+    assert Counter(t["content"] for t in emulator.tasks.values()) == Counter(f"Row {i}" for i in range(40))
+    assert journal_states(tmp_path / "tasks.csv.sandbox.journal.sqlite") == {"created": 40}

@@ -27,7 +27,7 @@ def test_a_row_belongs_to_one_shard_by_crc32_of_the_decimal_lead_id() -> None:
         owners = [s.index for s in shards if s.holds(lead)]
         assert owners == [zlib.crc32(str(lead).encode()) % 3 + 1]
         assert [s.index for s in shards if s.holds(f" {lead} ")] == owners  # text or int: same shard
-        assert [s.index for s in shards if s.holds(f"+{lead}")] == owners
+        assert [s.index for s in shards if s.holds(f"+{lead}")] == [1]  # not a usable lead ID: shard 1 reports it
     assert [s.index for s in shards if s.holds(None)] == [1]  # no usable lead: shard 1 reports it
     assert str(shards[1]) == "2/3" and shards[1].tag == "shard-2-of-3"
 

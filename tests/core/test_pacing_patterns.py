@@ -323,3 +323,19 @@ async def test_a_lofty_21000_reset_on_a_429_waits_one_window_not_hours(clock: Fa
     await http.aclose()
     assert response.attempts == 2
     assert sum(clock.sleeps) <= 61.0
+
+
+def test_an_implausible_hint_is_capped_at_the_window_the_server_has_shown() -> None:
+    """A server whose windows last 2 s (seen from its resets) is not waited on for 60 s when it
+    sends Lofty's documented ``X-RateLimit-Reset: 21000``; plausible hints are left alone."""
+    state = fresh_state(max_pause=60.0)
+    for second in (0.0, 2.0, 4.0):  # three windows, 2 s apart
+        reserve_detail(state, NOW + second)
+        fold(state, 200, announced(10, 2.0 + second), now=NOW + second)
+    assert state.window_seen == pytest.approx(2.0)
+    reserve_detail(state, NOW + 5.0)
+    odd = {"X-RateLimit-Limit": "20", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "21000"}
+    assert fold(state, 429, odd, now=NOW + 5.0) == pytest.approx(2.0)
+    assert state.implausible_hints == 1
+    reserve_detail(state, NOW + 8.0)
+    assert fold(state, 429, {"Retry-After": "30"}, now=NOW + 8.0) == pytest.approx(30.0)  # plausible: kept
