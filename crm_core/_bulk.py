@@ -522,7 +522,8 @@ async def bulk_create(
                 # (an earlier attempt of this call may have been ambiguous).
                 fingerprints.pop(number, None)
                 raise NotTried(guard.stopped)
-            await guard.open.wait()
+            if not guard.open.is_set():
+                await guard.open.wait()
             try:
                 value = await create(payload, options)
             except APIError as error:
