@@ -9,6 +9,7 @@ as its stop and :class:`RetryReporter` for logs and events.
 from __future__ import annotations
 
 import logging
+import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -19,6 +20,15 @@ from ._errors import APIError, APIResponseValidationError, Outcome, RateLimitErr
 from ._events import Event, EventKind
 from ._request import Auth, Request
 from ._retry import RequestKind, RetryBudget, RetryPolicy, is_paced, may_resend
+
+_FINAL: weakref.WeakSet[BaseException] = weakref.WeakSet()
+
+
+def mark_final(error: BaseException) -> None:
+    """Never retry ``error`` in an outer retry loop: it already had its own (a token request's
+    failure, raised while getting credentials, was retried by that request's loop)."""
+    _FINAL.add(error)
+
 
 __all__ = ["CallState", "RetryDecision", "RetryReporter", "Settle", "ambiguous", "reason_of"]
 
@@ -76,7 +86,7 @@ class RetryDecision:
 
     async def decide(self, error: APIError) -> bool:
         """Whether ``error`` (the last attempt's) is retried; updates the call's counters."""
-        if isinstance(error, ReconciliationError):
+        if isinstance(error, ReconciliationError) or error in _FINAL:
             return False
         call = self.call
         policy, request = call.policy, call.request

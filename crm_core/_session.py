@@ -36,7 +36,7 @@ from ._events import Event, EventHook
 from ._ratelimit import LocalRateLimiter, RateLimiter
 from ._request import Auth, Dialect, Request, Response, StaticAuth, outcome_for_status
 from ._retry import DeadlineStop, RetryBudget, RetryPolicy, ServerHintWait
-from ._retry_loop import CallState, RetryDecision, RetryReporter, Settle
+from ._retry_loop import CallState, RetryDecision, RetryReporter, Settle, mark_final
 from ._transport import Transport
 
 __all__ = ["Auth", "Dialect", "HTTPSession", "Request", "Response", "StaticAuth", "outcome_for_status"]
@@ -289,7 +289,11 @@ class HTTPSession:
                 )
             if limit.total is None or remaining < limit.total:
                 limit = self.transport.client_timeout(remaining)
-        call.credentials = await self._auth.headers()  # renewed here when due, outside any slot
+        try:
+            call.credentials = await self._auth.headers()  # renewed here when due, outside any slot
+        except APIError as error:
+            mark_final(error)  # the token request was retried in its own loop: not again here
+            raise
         response = await self.transport.attempt(
             http, call.request, number, call.credentials, limit, call.policy.max_retry_after
         )
