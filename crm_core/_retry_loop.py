@@ -16,7 +16,15 @@ from typing import Any
 import tenacity
 
 from ._clock import Clock
-from ._errors import APIError, APIResponseValidationError, Outcome, RateLimitError, ReconciliationError
+from ._errors import (
+    APIConnectionError,
+    APIError,
+    APIResponseValidationError,
+    APITimeoutError,
+    Outcome,
+    RateLimitError,
+    ReconciliationError,
+)
 from ._events import Event, EventKind
 from ._request import Auth, Request
 from ._retry import RequestKind, RetryBudget, RetryPolicy, is_paced, may_resend
@@ -113,7 +121,14 @@ class RetryDecision:
             return True
         if call.retries >= policy.max_retries:
             return False
-        if not self.budget.try_spend():
+        refused = (
+            isinstance(error, APIConnectionError)
+            and not isinstance(error, APITimeoutError)
+            and error.outcome is Outcome.NOT_SENT
+        )
+        # A refused connection sent nothing and costs the server nothing: it spends max_retries
+        # (with backoff) but not the budget, which guards a struggling server against retries.
+        if not refused and not self.budget.try_spend():
             error.note = "Not retried: the client's retry budget is spent (too many failures)."
             return False
         call.retries += 1

@@ -114,3 +114,33 @@ def test_slow_with_a_route_schedules_the_slow_fault() -> None:
     plan = FaultPlan.parse("slow=0.25@POST /v2.0/tasks,slow=3")
     assert [(r.kind, r.probability, r.route) for r in plan.rules] == [(FaultKind.SLOW, 0.25, "POST /v2.0/tasks")]
     assert plan.slow_seconds == 3.0
+
+
+async def test_calls_started_just_before_the_server_is_up_all_succeed() -> None:
+    """Refused connections (nothing sent) spend ``max_retries`` with backoff, not the shared retry
+    budget: 60 gathered creates started 0.3 s before the server binds all land, once each."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    emulator = LoftyEmulator()
+    end = datetime.now(UTC) + timedelta(days=2)
+    lead = sandbox_lead_ids()[2]
+    async with LoftyClient(api_key=SANDBOX_API_KEY, base_url=f"http://127.0.0.1:{port}", seed=3) as lofty:
+
+        async def start_server_late() -> None:
+            await asyncio.sleep(0.3)
+            async with emulator.serve(port=port):
+                await asyncio.sleep(15)
+
+        server = asyncio.create_task(start_server_late())
+        calls = [
+            lofty.tasks.create(type="Call", content=f"Early {n}", lead_id=lead, assigned_role="Agent", end_at=end)
+            for n in range(60)
+        ]
+        ids = await asyncio.wait_for(asyncio.gather(*calls), 15)
+        server.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await server
+    assert len(set(ids)) == 60 and len(emulator.tasks) == 60
