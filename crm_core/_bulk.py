@@ -335,23 +335,39 @@ async def run_bulk(
         finally:
             live.release()
 
+    # ``concurrency`` long-lived workers take turns reading the next row (what a hand-written
+    # loop does) instead of a task per row. A worker that reads a row of a new lane runs that
+    # lane to its end; rows of a lane already running join its queue.
+    source = _aiter(rows)
+    reading = asyncio.Lock()  # one reader at a time (``rows`` may be any async iterable)
+
+    async def pool_worker() -> None:
+        nonlocal pending
+        while True:
+            async with reading:
+                item = await anext(source, None)
+                if item is None:
+                    return
+                number, row = item
+                row_key = key(row) if key is not None else None
+                if row_key is not None and row_key in lanes:
+                    lanes[row_key].append((number, row))
+                    pending += 1
+                    if pending >= max_pending:
+                        room.clear()
+                        await room.wait()
+                    continue
+                if row_key is not None and row_key in blocked:
+                    await skip_waiting(number, row_key)
+                    continue
+                await live.acquire()  # never waits: one slot per worker
+                if row_key is not None:
+                    lanes[row_key] = deque()
+            await run_lane(row_key, number, row)
+
     async with asyncio.TaskGroup() as group:
-        async for number, row in _aiter(rows):
-            row_key = key(row) if key is not None else None
-            if row_key is not None and row_key in lanes:
-                lanes[row_key].append((number, row))
-                pending += 1
-                if pending >= max_pending:
-                    room.clear()
-                    await room.wait()
-                continue
-            if row_key is not None and row_key in blocked:
-                await skip_waiting(number, row_key)
-                continue
-            await live.acquire()
-            if row_key is not None:
-                lanes[row_key] = deque()
-            group.create_task(run_lane(row_key, number, row))
+        for _ in range(concurrency):
+            group.create_task(pool_worker())
     await _recheck(aside, finish, live, clock)
     if stop is not None and summary.stopped is None:
         summary.stopped = stop()  # rows in flight may have seen the stop first
@@ -506,7 +522,8 @@ async def bulk_create(
                 # (an earlier attempt of this call may have been ambiguous).
                 fingerprints.pop(number, None)
                 raise NotTried(guard.stopped)
-            await guard.open.wait()
+            if not guard.open.is_set():
+                await guard.open.wait()
             try:
                 value = await create(payload, options)
             except APIError as error:

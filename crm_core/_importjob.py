@@ -116,12 +116,15 @@ class ImportTarget:
             ValidationError: an integer column holds anything else.
         """
         row: dict[str, Any] = {}
+        integers = self.integer_columns
         for name, value in raw.items():
-            if value is None or (isinstance(value, str) and not value.strip()):
+            if value is None:
                 continue
             if isinstance(value, str):
                 value = value.strip()
-                if name in self.integer_columns:
+                if not value:
+                    continue
+                if name in integers:
                     if not _ASCII_INTEGER.fullmatch(value):
                         raise ValidationError(name, value, "a whole number written with the digits 0-9 only")
                     value = int(value)

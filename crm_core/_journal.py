@@ -150,6 +150,7 @@ class Journal:
         self.commits = 0
         self._fresh = False
         self._waiters: list[asyncio.Future[None]] | None = None
+        self._in_flight: set[int] = set()  # rows recorded "sending" and not finished yet
         self._ops: list[tuple[str, list[tuple[Any, ...]]]] = []
         self._timer: asyncio.TimerHandle | None = None
         self._db = sqlite3.connect(self.path, isolation_level=None)
@@ -338,6 +339,12 @@ class Journal:
         request may be sent.
         """
         self._write(self._SENDING_SQL, (row_number, fingerprint, sent_at))
+        self._in_flight.add(row_number)
+        if self._waiters is None and len(self._in_flight) == 1:
+            # No other row is between "sending" and its outcome, so none can join this
+            # commit: commit now rather than a loop turn later (one job at concurrency 1).
+            self._commit()
+            return
         if self._waiters is None:
             self._waiters = []
             asyncio.get_running_loop().call_soon(self._commit_waiters)
@@ -356,6 +363,7 @@ class Journal:
     ) -> None:
         """Record the row's outcome (``created``, ``failed`` or ``maybe``); committed with the next batch."""
         self._write(self._FINISH_SQL, (row_number, fingerprint, state, record_id, error))
+        self._in_flight.discard(row_number)
         self._schedule_timer()
 
     async def flush(self) -> None:

@@ -199,7 +199,15 @@ class SessionView:
         Raises:
             APIError: as :meth:`HTTPSession.send`.
         """
-        return await self.run(request, _identity, retry=retry, timeout=timeout)
+        # :meth:`run` with ``decode=_identity``, inlined: one coroutine less per call.
+        captured = _CAPTURE.get()
+        decode = _identity if captured is None else _recording(_identity, captured)
+        policy = retry or self.options.retry
+        limit = timeout if timeout is not None else self.options.timeout
+        if self._gate is None:
+            return await self.session.run(request, decode, retry=policy, timeout=limit)
+        async with self._gate:
+            return await self.session.run(request, decode, retry=policy, timeout=limit)
 
     async def run(
         self,

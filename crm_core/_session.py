@@ -223,7 +223,15 @@ class HTTPSession:
         self.retry_budget.record_attempt()
         call = CallState(request, policy, started, settle)
         try:
-            return await self._attempt(http, call, 1, decode, timeout)
+            if policy.deadline is not None:
+                return await self._attempt(http, call, 1, decode, timeout)
+            # The first attempt without a deadline: :meth:`_attempt` inlined (nothing pending,
+            # no deadline to check).
+            call.credentials = await self._auth.headers()
+            response = await self.transport.attempt(
+                http, request, 1, call.credentials, self.transport.client_timeout(timeout), policy.max_retry_after
+            )
+            return decode(response)
         except APIError as error:
             first = error
         if not await self._decision(call).decide(first):

@@ -188,6 +188,9 @@ def build_task_update(
     return update
 
 
+_ROW_FIELDS = frozenset((*CREATE_FIELDS, "dedupe_key"))  # what a create_many row may hold
+
+
 def create_request(payload: TaskCreate, converter: cattrs.Converter) -> Request:
     """``POST /v2.0/tasks``."""
     return Request(
@@ -575,7 +578,7 @@ class Tasks:
         """
 
         def build(row: Mapping[str, Any]) -> TaskCreate:
-            unknown = sorted(set(row) - set(CREATE_FIELDS) - {"dedupe_key"})
+            unknown = sorted(row.keys() - _ROW_FIELDS)
             if unknown:
                 raise ValidationError(unknown[0], row[unknown[0]], "one of the fields " + ", ".join(CREATE_FIELDS))
             return build_task_create(**{name: row.get(name) for name in CREATE_FIELDS})

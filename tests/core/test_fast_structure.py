@@ -1,0 +1,171 @@
+"""The fast structure hooks (crm_core._converter.fast_structure_fn) give exactly cattrs' result.
+
+Every response model is structured by a generated hook that passes values already of their
+field's type straight through and hands anything else to the cattrs-generated hook. These tests
+compare the two on good bodies, odd-but-valid bodies, unknown keys and bad bodies, for both
+SDKs' converters, strict and not.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import attrs
+import cattrs
+import pytest
+
+from crm_core._converter import WireModel, make_converter, parse_datetime
+from lofty_async import LoftyClient
+from lofty_async._lead_models import Lead
+from lofty_async._models import Task as LoftyTask
+from superfone_async import SuperfoneClient
+from superfone_async._models import Task as SuperfoneTask
+
+LOFTY_TASK: dict[str, Any] = {
+    "id": 5,
+    "leadId": 7,
+    "content": "Call back",
+    "type": "Call",
+    "startAt": None,
+    "endAt": "2026-03-01T23:00:00GMT",
+    "allDay": False,
+    "createTime": "2026-03-01T22:00:00GMT",
+    "reminderType": 1,
+}
+LEAD: dict[str, Any] = {
+    "leadId": 700000000000000,
+    "firstName": "Ava",
+    "emails": ["ava@example.com"],
+    "tags": [],
+    "leadTypes": [2],
+    "createTime": "2026-11-21T12:31:15GMT",
+    "cannotText": False,
+    "score": 50,
+}
+SUPERFONE_TASK: dict[str, Any] = {
+    "id": 5,
+    "customer_id": 7,
+    "type": "REMINDER",
+    "due_date": "2027-03-01T04:30:00.000Z",
+    "task_status": "PENDING",
+    "notify": True,
+    "created_at": "2027-03-01T04:30:00.000Z",
+}
+
+
+def _lofty(strict: bool) -> cattrs.Converter:
+    return LoftyClient(api_key="k", base_url="http://127.0.0.1:9", strict_responses=strict)._core.converter
+
+
+def _superfone(strict: bool) -> cattrs.Converter:
+    client = SuperfoneClient(api_key="k", base_url="http://127.0.0.1:9", rate_limit=None, strict_responses=strict)
+    return client._core.converter
+
+
+def _both(converter: cattrs.Converter, cls: type[Any], data: Any) -> tuple[Any, Any]:
+    """(fast result or error, cattrs' result or error)."""
+    hook = converter.get_structure_hook(cls)
+    assert hasattr(hook, "fallback"), "the model's hook is not the fast one"
+    out = []
+    for fn in (hook, hook.fallback):
+        try:
+            out.append(fn(data, cls))
+        except Exception as exc:
+            out.append((type(exc), [str(e) for e in getattr(exc, "exceptions", [exc])]))
+    return out[0], out[1]
+
+
+CASES = [
+    (_lofty, LoftyTask, LOFTY_TASK),
+    (_lofty, Lead, LEAD),
+    (_superfone, SuperfoneTask, SUPERFONE_TASK),
+]
+
+
+@pytest.mark.parametrize("strict", [False, True])
+@pytest.mark.parametrize(("make", "cls", "body"), CASES)
+def test_fast_hook_equals_cattrs_on_documented_bodies(
+    make: Any, cls: type[Any], body: dict[str, Any], strict: bool
+) -> None:
+    fast, slow = _both(make(strict), cls, body)
+    assert fast == slow
+    assert isinstance(fast, cls)
+
+
+@pytest.mark.parametrize(("make", "cls", "body"), CASES)
+def test_unknown_keys_kept_in_extra_and_refused_when_strict(make: Any, cls: type[Any], body: dict[str, Any]) -> None:
+    data = {**body, "addedByVendor": {"x": 1}}
+    fast, slow = _both(make(False), cls, data)
+    assert fast == slow
+    assert fast.extra == {"addedByVendor": {"x": 1}}
+    with pytest.raises(cattrs.ClassValidationError) as info:
+        make(True).structure(data, cls)
+    assert "addedByVendor" in str(cattrs.transform_error(info.value))
+
+
+def test_values_needing_conversion_go_through_the_hooks() -> None:
+    data = {**LOFTY_TASK, "id": "563172647619608", "leadId": 7.0, "content": 12, "allDay": 1}
+    fast, slow = _both(_lofty(False), LoftyTask, data)
+    assert fast == slow
+    assert (fast.id, fast.lead_id, fast.content, fast.all_day) == (563172647619608, 7, "12", True)
+
+
+def test_lists_are_copied_not_shared() -> None:
+    data = {**LEAD, "emails": ["a@example.com"]}
+    lead = _lofty(False).structure(data, Lead)
+    assert lead.emails == ["a@example.com"]
+    assert lead.emails is not data["emails"]
+    fast, slow = _both(_lofty(False), Lead, {**LEAD, "emails": ("t@example.com",), "leadTypes": ["2"]})
+    assert fast == slow
+
+
+@pytest.mark.parametrize(
+    ("make", "cls", "bad"),
+    [
+        (_lofty, LoftyTask, {**LOFTY_TASK, "id": 12.9}),
+        (_lofty, Lead, {**LEAD, "emails": "not-a-list-of-strings", "score": "abc"}),
+        (_superfone, SuperfoneTask, {**SUPERFONE_TASK, "id": "5"}),
+        (_superfone, SuperfoneTask, {**SUPERFONE_TASK, "due_date": None}),
+    ],
+)
+def test_bad_bodies_give_cattrs_detailed_errors(make: Any, cls: type[Any], bad: Any) -> None:
+    fast, slow = _both(make(False), cls, bad)
+    assert fast == slow
+    assert isinstance(fast, tuple), "a bad body must fail"
+
+
+def test_own_model_with_alias_and_init_false_fields() -> None:
+    @attrs.frozen(kw_only=True)
+    class Thing(WireModel):
+        _secret: str | None = None
+        count: int = 0
+        derived: str = attrs.field(init=False, default="d")
+        when: datetime | None = None
+
+    converter = make_converter()
+    fast, slow = _both(converter, Thing, {"Secret": "s", "count": 3, "when": "2026-01-01T00:00:00Z", "x": 1})
+    assert fast == slow
+    assert (fast._secret, fast.count, fast.when, fast.extra) == ("s", 3, datetime(2026, 1, 1, tzinfo=UTC), {"x": 1})
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026-03-01T23:00:00GMT",
+        "2026-03-01T23:00:00 GMT",
+        "2026-03-01T23:00:00UTC",
+        "2026-03-01T23:00:00Z",
+        "2026-03-01T23:00:00.250z",
+        "2026-03-01 23:00:00",
+        " 2026-03-01T23:00:00+05:30 ",
+        "2026-03-01T23:00:00+05:30GMT",
+        "2026-03-01T15:00:00-08:00",
+    ],
+)
+def test_timestamp_fast_paths_read_as_the_general_rules_say(text: str) -> None:
+    parsed = parse_datetime(text)
+    assert parsed is not None and parsed.tzinfo is not None
+    offset = "+05:30" in text
+    expected_utc = datetime(2026, 3, 1, 17, 30, tzinfo=UTC) if offset else datetime(2026, 3, 1, 23, 0, tzinfo=UTC)
+    assert parsed.replace(microsecond=0) == expected_utc
