@@ -227,7 +227,11 @@ class HTTPSession:
                 return await self._attempt(http, call, 1, decode, timeout)
             # The first attempt without a deadline: :meth:`_attempt` inlined (nothing pending,
             # no deadline to check).
-            call.credentials = await self._auth.headers()
+            try:
+                call.credentials = await self._auth.headers()
+            except APIError as error:
+                mark_final(error)  # the token request was retried in its own loop: not again here
+                raise
             response = await self.transport.attempt(
                 http, request, 1, call.credentials, self.transport.client_timeout(timeout), policy.max_retry_after
             )
