@@ -11,7 +11,11 @@ Jobs (``kind``):
   ``args`` and ``env`` (what a user types; the SDK's own import machinery, journal on);
 * ``"naive"``: :func:`naive_import`, the ~30-line loop a user would write instead, over ``file``
   against ``url`` with ``concurrency``; ``retry`` adds a tenacity decorator that retries on
-  429, 5xx and connection errors (as such loops do; it duplicates writes on ambiguous failures).
+  429, 5xx and connection errors (as such loops do; it duplicates writes on ambiguous failures);
+* ``"fanout"``: :func:`fanout`, one sync worker of several: ``count`` Lofty ``tasks.create`` calls
+  with ``asyncio.gather`` on one ``LoftyClient`` (a user's fan-out), starting at the epoch second
+  ``start_at``, paced by a :class:`~crm_core.RedisRateLimiter` on ``redis_url`` with ``key`` when
+  ``redis_url`` is given, else by the client's default per-process limiter.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ from typing import Any
 
 import aiohttp
 import tenacity
+
+from benchmarks._harness import LOFTY_END_AT, LOFTY_ZONE
 
 
 class Retryable(Exception):
@@ -78,6 +84,51 @@ async def naive_import(path: str, url: str, api_key: str, concurrency: int, retr
     return failed
 
 
+async def fanout(job: dict[str, Any]) -> dict[str, Any]:
+    """Create ``job["count"]`` Lofty tasks at once (``asyncio.gather``); what succeeded and when.
+
+    Returns:
+        ``{"started", "ended": epoch seconds, "ok": creates that succeeded, "failed": [errors],
+        "late": whether the imports overran start_at, "fallbacks": Redis outages noticed}``.
+    """
+    from crm_core import RedisRateLimiter
+    from lofty_async import LoftyClient
+    from lofty_async.testing import SANDBOX_API_KEY, sandbox_lead_ids
+
+    limiter = RedisRateLimiter.from_url(job["redis_url"], key=job["key"]) if job.get("redis_url") else None
+    lead = sandbox_lead_ids()[int(job.get("lead", 0))]
+    delay = float(job["start_at"]) - time.time()
+    if delay > 0:
+        await asyncio.sleep(delay)
+    started = time.time()
+    async with LoftyClient(api_key=SANDBOX_API_KEY, base_url=job["url"], limiter=limiter) as client:
+
+        async def one(i: int) -> int:
+            return await client.tasks.create(
+                type="Call",
+                content=f"{job['tag']} {i}",
+                lead_id=lead,
+                assigned_role="Agent",
+                end_at=LOFTY_END_AT,
+                time_zone_code=LOFTY_ZONE,
+            )
+
+        results = await asyncio.gather(*(one(i) for i in range(int(job["count"]))), return_exceptions=True)
+    ended = time.time()
+    report: dict[str, Any] = {
+        "started": started,
+        "ended": ended,
+        "late": delay < 0,
+        "ok": sum(1 for r in results if not isinstance(r, BaseException)),
+        "failed": [f"{type(r).__name__}: {r}" for r in results if isinstance(r, BaseException)],
+        "fallbacks": 0,
+    }
+    if limiter is not None:
+        report["fallbacks"] = limiter.fallbacks
+        await limiter.aclose()
+    return report
+
+
 def _load_cli(console: str) -> Any:
     """The console script's ``main`` (importing the SDK: done before the timer starts)."""
     (script,) = entry_points(group="console_scripts", name=console)
@@ -113,6 +164,9 @@ def main() -> None:
             )
         )
         code, extra["failed"] = (1 if failed else 0), failed
+    elif job["kind"] == "fanout":
+        extra = asyncio.run(fanout(job))
+        code = 1 if extra["failed"] else 0
     else:
         raise SystemExit(f"unknown job kind {job['kind']!r}")
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall

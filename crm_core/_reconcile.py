@@ -25,9 +25,11 @@ record without sending.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Hashable, Iterable, KeysView
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable, KeysView
 from datetime import datetime
 from typing import Generic, Protocol, TypeVar
 
@@ -120,6 +122,43 @@ class CreateLedger:
         self.max_claimed = max_claimed
         self._clock = clock
         self.in_flight: dict[str, asyncio.Future[Hashable | None]] = {}
+        self._results: OrderedDict[str, object] = OrderedDict()
+        self._settling: dict[str, tuple[asyncio.Lock, list[int]]] = {}
+
+    def remember(self, dedupe_key: str, value: object) -> None:
+        """Keep the result a ``dedupe_key`` created (the most recent ``max_claimed`` keys), so a
+        repeat returns it even while the server does not show the record yet."""
+        self._results[dedupe_key] = value
+        self._results.move_to_end(dedupe_key)
+        while len(self._results) > self.max_claimed:
+            self._results.popitem(last=False)
+
+    def recall(self, dedupe_key: str) -> tuple[bool, object]:
+        """``(True, result)`` when this ledger created ``dedupe_key``'s record, else ``(False, None)``."""
+        if dedupe_key in self._results:
+            return True, self._results[dedupe_key]
+        return False, None
+
+    @contextlib.asynccontextmanager
+    async def settling(self, signature: str) -> AsyncIterator[None]:
+        """One settle at a time per write ``signature`` (method, path and body).
+
+        Identical writes are told apart only by which record each claims. Were two of them
+        settling at once, one could claim the other's record and, its own still in flight, run
+        out of settle period and re-send. Taking turns, each gets its full settle period.
+        """
+        entry = self._settling.get(signature)
+        if entry is None:
+            entry = self._settling[signature] = (asyncio.Lock(), [0])
+        lock, users = entry
+        users[0] += 1
+        try:
+            async with lock:
+                yield
+        finally:
+            users[0] -= 1
+            if users[0] == 0:
+                self._settling.pop(signature, None)
 
     @property
     def claimed(self) -> KeysView[Hashable]:
@@ -217,9 +256,10 @@ async def _look_up_candidates(
     return min(fresh, key=lambda c: (c.created_at.timestamp() if c.created_at else 0.0, str(c.id)))
 
 
-def _cannot_tell(error: APIError, why: str) -> ReconciliationError:
+def _cannot_tell(error: APIError, why: str, *, resent: int = 0) -> ReconciliationError:
+    after = "nothing was re-sent" if resent == 0 else f"not re-sent again after {resent} re-send(s)"
     return ReconciliationError(
-        f"The create may have landed and the lookup could not tell: {why}; nothing was re-sent",
+        f"The create may have landed and the lookup could not tell: {why}; {after}",
         method=error.method,
         url=error.url,
         status=error.status,
@@ -283,8 +323,12 @@ async def send_create_once(
         return await _create(http, request, decode, lookup, id_of, ledger, settings, sent_at, None, check_first)
     while True:
         previous = ledger.dedupe.get(dedupe_key)
-        if previous is not None and known is not None:
-            return await known(previous)
+        if previous is not None:
+            mine_before, value = ledger.recall(dedupe_key)
+            if mine_before:
+                return value  # type: ignore[return-value]  # the result this key created here
+            if known is not None:
+                return await known(previous)
         twin = ledger.in_flight.get(dedupe_key)
         if twin is None:
             break
@@ -293,6 +337,7 @@ async def send_create_once(
     ledger.in_flight[dedupe_key] = mine
     try:
         result = await _create(http, request, decode, lookup, id_of, ledger, settings, sent_at, dedupe_key, check_first)
+        ledger.remember(dedupe_key, result)
         mine.set_result(id_of(result))
         return result
     finally:
@@ -337,7 +382,13 @@ async def _create(
             return found.value
     resends = 0
 
+    signature = _signature(request)
+
     async def settle(error: APIError) -> T | None:
+        async with ledger.settling(signature):
+            return await settle_turn(error)
+
+    async def settle_turn(error: APIError) -> T | None:
         nonlocal resends
         clock = http.clock
         until = clock.monotonic() + settings.settle_period(http.timeout)
@@ -364,7 +415,7 @@ async def _create(
         if error.outcome is Outcome.PROCESSED:
             raise _cannot_tell(error, "the server answered 2xx but the record is not visible") from error
         if resends >= settings.max_resends:
-            raise _cannot_tell(error, f"still not found after {resends} re-sends") from error
+            raise _cannot_tell(error, "still not found", resent=resends) from error
         resends += 1
         return None
 
@@ -387,3 +438,9 @@ def _pending(error: APIError, recheck_at: float) -> ReconcilePending:
         outcome=Outcome.MAYBE_PROCESSED,
         operation=error.operation,
     )
+
+
+def _signature(request: Request) -> str:
+    """What makes two creates identical: method, path and body."""
+    body = request.json if request.json is not None else request.form
+    return f"{request.method} {request.path} {json.dumps(body, sort_keys=True, default=str)}"

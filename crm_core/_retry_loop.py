@@ -9,16 +9,34 @@ as its stop and :class:`RetryReporter` for logs and events.
 from __future__ import annotations
 
 import logging
+import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import tenacity
 
 from ._clock import Clock
-from ._errors import APIError, APIResponseValidationError, Outcome, RateLimitError, ReconciliationError
+from ._errors import (
+    APIConnectionError,
+    APIError,
+    APIResponseValidationError,
+    APITimeoutError,
+    Outcome,
+    RateLimitError,
+    ReconciliationError,
+)
 from ._events import Event, EventKind
 from ._request import Auth, Request
 from ._retry import RequestKind, RetryBudget, RetryPolicy, is_paced, may_resend
+
+_FINAL: weakref.WeakSet[BaseException] = weakref.WeakSet()
+
+
+def mark_final(error: BaseException) -> None:
+    """Never retry ``error`` in an outer retry loop: it already had its own (a token request's
+    failure, raised while getting credentials, was retried by that request's loop)."""
+    _FINAL.add(error)
+
 
 __all__ = ["CallState", "RetryDecision", "RetryReporter", "Settle", "ambiguous", "reason_of"]
 
@@ -76,7 +94,7 @@ class RetryDecision:
 
     async def decide(self, error: APIError) -> bool:
         """Whether ``error`` (the last attempt's) is retried; updates the call's counters."""
-        if isinstance(error, ReconciliationError):
+        if isinstance(error, ReconciliationError) or error in _FINAL:
             return False
         call = self.call
         policy, request = call.policy, call.request
@@ -103,7 +121,14 @@ class RetryDecision:
             return True
         if call.retries >= policy.max_retries:
             return False
-        if not self.budget.try_spend():
+        refused = (
+            isinstance(error, APIConnectionError)
+            and not isinstance(error, APITimeoutError)
+            and error.outcome is Outcome.NOT_SENT
+        )
+        # A refused connection sent nothing and costs the server nothing: it spends max_retries
+        # (with backoff) but not the budget, which guards a struggling server against retries.
+        if not refused and not self.budget.try_spend():
             error.note = "Not retried: the client's retry budget is spent (too many failures)."
             return False
         call.retries += 1

@@ -36,7 +36,7 @@ from ._events import Event, EventHook
 from ._ratelimit import LocalRateLimiter, RateLimiter
 from ._request import Auth, Dialect, Request, Response, StaticAuth, outcome_for_status
 from ._retry import DeadlineStop, RetryBudget, RetryPolicy, ServerHintWait
-from ._retry_loop import CallState, RetryDecision, RetryReporter, Settle
+from ._retry_loop import CallState, RetryDecision, RetryReporter, Settle, mark_final
 from ._transport import Transport
 
 __all__ = ["Auth", "Dialect", "HTTPSession", "Request", "Response", "StaticAuth", "outcome_for_status"]
@@ -227,7 +227,11 @@ class HTTPSession:
                 return await self._attempt(http, call, 1, decode, timeout)
             # The first attempt without a deadline: :meth:`_attempt` inlined (nothing pending,
             # no deadline to check).
-            call.credentials = await self._auth.headers()
+            try:
+                call.credentials = await self._auth.headers()
+            except APIError as error:
+                mark_final(error)  # the token request was retried in its own loop: not again here
+                raise
             response = await self.transport.attempt(
                 http, request, 1, call.credentials, self.transport.client_timeout(timeout), policy.max_retry_after
             )
@@ -297,7 +301,11 @@ class HTTPSession:
                 )
             if limit.total is None or remaining < limit.total:
                 limit = self.transport.client_timeout(remaining)
-        call.credentials = await self._auth.headers()  # renewed here when due, outside any slot
+        try:
+            call.credentials = await self._auth.headers()  # renewed here when due, outside any slot
+        except APIError as error:
+            mark_final(error)  # the token request was retried in its own loop: not again here
+            raise
         response = await self.transport.attempt(
             http, call.request, number, call.credentials, limit, call.policy.max_retry_after
         )

@@ -265,7 +265,9 @@ class FaultPlan:
         * ``server=P``: spread evenly over the server kinds (:data:`SERVER_FAULTS`);
         * ``every=P``: spread evenly over every kind;
         * a bare ``P`` (``10%``) means ``all=P``;
-        * ``seed=N``, ``slow=SECONDS``, ``retry-after=SECONDS``, ``late=SECONDS``.
+        * ``seed=N``, ``slow=SECONDS``, ``retry-after=SECONDS``, ``late=SECONDS``. ``slow=`` with
+          a route (``slow=0.1@POST /v2.0/tasks``) or a percentage (``slow=5%``) schedules the
+          ``slow`` fault kind instead of setting its duration.
 
         Example: ``"5%,late-commit=0.02@POST /v2.0/tasks,late=2.5,seed=7"``.
 
@@ -285,7 +287,9 @@ class FaultPlan:
             if name == "seed":
                 plan.seed = int(value)
                 continue
-            if name in ("slow", "retry-after", "late"):
+            if name == "slow" and (route.strip() or value.endswith("%")):
+                pass  # "slow=0.1@POST /x" or "slow=5%": the slow fault kind, not its duration
+            elif name in ("slow", "retry-after", "late"):
                 seconds = _seconds(name, value)
                 if name == "slow":
                     plan.slow_seconds = seconds

@@ -51,7 +51,9 @@ def test_table_is_one_markdown_table_with_escaped_cells() -> None:
 
 
 def test_every_issue_scenario_is_registered_in_order() -> None:
-    assert list(scenarios()) == ["overhead", "superfone", "leads", "import", "memory", "pacing", "faults"]
+    assert list(scenarios()) == [
+        *("overhead", "superfone", "leads", "import", "memory", "pacing", "faults", "multiprocess")
+    ]
 
 
 def test_row_files_are_valid_import_input(tmp_path: Path) -> None:

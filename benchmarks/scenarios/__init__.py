@@ -4,6 +4,6 @@ To add one, write a module here with a function decorated by
 :func:`benchmarks._harness.scenario` and import it below (see ``benchmarks/README.md``).
 """
 
-from . import bulk, overhead
+from . import bulk, multiprocess, overhead
 
-__all__ = ["bulk", "overhead"]
+__all__ = ["bulk", "multiprocess", "overhead"]
