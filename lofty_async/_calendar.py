@@ -18,9 +18,9 @@ import cattrs
 from crm_core import HTTPSession, Request, RequestKind, Response, ValidationError
 from crm_core._converter import WireModel, format_epoch_ms, same_instant_at_precision
 from crm_core._decode import envelope_key, structure
-from crm_core._options import Transport
 from crm_core._pagination import CursorIterator, page_number_fetch
-from crm_core._reconcile import Candidate, CreateLedger, ReconcileSettings, send_create_once
+from crm_core._reconcile import Candidate, send_create_once
+from crm_core._resource import CreatingResource
 from crm_core._validation import (
     check_choice,
     check_int_range,
@@ -464,21 +464,8 @@ def build_meeting_query(
 
 
 @attrs.frozen(kw_only=True)
-class Calendar:
-    """Lofty Calendar V2 (tasks and appointments). Reach it as ``client.calendar``.
-
-    Attributes:
-        session: Sends the requests (the client's session, or a view from
-            ``client.with_options``).
-        converter: The client's cattrs converter (wire <-> models).
-        ledger: Records already created (exactly-once creates, ``dedupe_key``).
-        reconcile: Reconciliation settings for ambiguous creates.
-    """
-
-    session: Transport
-    converter: cattrs.Converter
-    ledger: CreateLedger
-    reconcile: ReconcileSettings
+class Calendar(CreatingResource):
+    """Lofty Calendar V2 (tasks and appointments). Reach it as ``client.calendar``."""
 
     async def create(
         self,

@@ -22,7 +22,8 @@ from crm_core import (
 from crm_core._decode import envelope_key, structure
 from crm_core._options import Transport
 from crm_core._pagination import CursorIterator, Page
-from crm_core._reconcile import Candidate, CreateLedger, ReconcileSettings, send_create_once
+from crm_core._reconcile import Candidate, send_create_once
+from crm_core._resource import CreatingResource
 from crm_core._validation import check_choice, check_int_range, check_positive_id, check_text
 
 from ._ids import record_id
@@ -394,21 +395,8 @@ def build_assignment(
 
 
 @attrs.frozen(kw_only=True)
-class Leads:
-    """Lofty leads. Reach it as ``client.leads``.
-
-    Attributes:
-        session: Sends the requests (the client's session, or a view from
-            ``client.with_options``).
-        converter: The client's cattrs converter (wire <-> models).
-        ledger: Records already created (exactly-once creates, ``dedupe_key``).
-        reconcile: Reconciliation settings for ambiguous creates.
-    """
-
-    session: Transport
-    converter: cattrs.Converter
-    ledger: CreateLedger
-    reconcile: ReconcileSettings
+class Leads(CreatingResource):
+    """Lofty leads. Reach it as ``client.leads``."""
 
     async def create(self, *, dedupe_key: str | None = None, **fields: Unpack[LeadCreateFields]) -> int:
         """Create a lead; return its ``leadId``.

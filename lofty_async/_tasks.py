@@ -34,9 +34,9 @@ from crm_core._bulk import CreateOptions, bulk_create
 from crm_core._converter import same_instant_at_precision
 from crm_core._decode import envelope_key, structure
 from crm_core._journal import Journal
-from crm_core._options import Transport
 from crm_core._pagination import CursorIterator, Page
-from crm_core._reconcile import Candidate, CreateLedger, ReconcileSettings, send_create_once
+from crm_core._reconcile import Candidate, CreateLedger, send_create_once
+from crm_core._resource import CreatingResource
 from crm_core._validation import (
     check_choice,
     check_int_range,
@@ -242,21 +242,8 @@ def matches_create(task: Task, payload: TaskCreate) -> bool:
 
 
 @attrs.frozen(kw_only=True)
-class Tasks:
-    """Lofty V2 tasks and appointments (``/v2.0/tasks``). Reach it as ``client.tasks``.
-
-    Attributes:
-        session: Sends the requests (the client's session, or a view from
-            ``client.with_options``).
-        converter: The client's cattrs converter (wire <-> models).
-        ledger: Records already created (exactly-once creates, ``dedupe_key``).
-        reconcile: Reconciliation settings for ambiguous creates.
-    """
-
-    session: Transport
-    converter: cattrs.Converter
-    ledger: CreateLedger
-    reconcile: ReconcileSettings
+class Tasks(CreatingResource):
+    """Lofty V2 tasks and appointments (``/v2.0/tasks``). Reach it as ``client.tasks``."""
 
     async def create(
         self,

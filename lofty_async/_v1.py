@@ -13,13 +13,12 @@ from datetime import UTC, datetime, timedelta
 from typing import cast
 
 import attrs
-import cattrs
 
 from crm_core import HTTPSession, Request, RequestKind, ValidationError
 from crm_core._converter import WireModel, same_instant_at_precision
 from crm_core._decode import envelope_key, structure
-from crm_core._options import Transport
-from crm_core._reconcile import Candidate, CreateLedger, ReconcileSettings, send_create_once
+from crm_core._reconcile import Candidate, send_create_once
+from crm_core._resource import CreatingResource, Resource
 from crm_core._validation import check_choice, check_positive_id, check_text, to_aware_datetime
 
 from ._ids import record_id
@@ -149,20 +148,8 @@ def matches_v1_create(task: TaskV1, payload: TaskV1Create) -> bool:
 
 
 @attrs.frozen(kw_only=True)
-class TasksV1:
-    """V1 tasks: ``/v1.0/tasks``. Reach it as ``client.v1.tasks``. Prefer ``client.tasks`` (V2).
-
-    Attributes:
-        session: Sends the requests (the client's session, or a view from ``with_options``).
-        converter: The client's cattrs converter.
-        ledger: Records already created (exactly-once creates).
-        reconcile: Reconciliation settings.
-    """
-
-    session: Transport
-    converter: cattrs.Converter
-    ledger: CreateLedger
-    reconcile: ReconcileSettings
+class TasksV1(CreatingResource):
+    """V1 tasks: ``/v1.0/tasks``. Reach it as ``client.v1.tasks``. Prefer ``client.tasks`` (V2)."""
 
     async def list(self, *, lead_id: int) -> builtins.list[TaskV1]:
         """All V1 tasks of a lead. Source: GET /v1.0/tasks?leadId= (``{"taskList": [...]}``).
@@ -343,16 +330,8 @@ class TasksV1:
 
 
 @attrs.frozen(kw_only=True)
-class AppointmentsV1:
-    """V1 appointments: ``/v1.0/appts``. Reach it as ``client.v1.appointments``.
-
-    Attributes:
-        session: Sends the requests.
-        converter: The client's cattrs converter.
-    """
-
-    session: Transport
-    converter: cattrs.Converter
+class AppointmentsV1(Resource):
+    """V1 appointments: ``/v1.0/appts``. Reach it as ``client.v1.appointments``."""
 
     async def list(self, *, lead_id: int) -> builtins.list[Appointment]:
         """All appointments of a lead. Source: GET /v1.0/appts?leadId= (a bare JSON array).

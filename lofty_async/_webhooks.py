@@ -15,14 +15,13 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 import attrs
-import cattrs
 from aiohttp import web
 
 from crm_core import HTTPSession, Request, RequestKind, ValidationError
 from crm_core._converter import WireModel
 from crm_core._decode import structure
-from crm_core._options import Transport
-from crm_core._reconcile import Candidate, CreateLedger, ReconcileSettings, send_create_once
+from crm_core._reconcile import Candidate, send_create_once
+from crm_core._resource import CreatingResource
 from crm_core._validation import check_int_range, check_positive_id, check_text
 
 __all__ = [
@@ -201,21 +200,8 @@ def webhook_handler(
 
 
 @attrs.frozen(kw_only=True)
-class Webhooks:
-    """Webhook subscriptions. Reach it as ``client.webhooks``.
-
-    Attributes:
-        session: Sends the requests (the client's session, or a view from
-            ``client.with_options``).
-        converter: The client's cattrs converter (wire <-> models).
-        ledger: Records already created (exactly-once creates, ``dedupe_key``).
-        reconcile: Reconciliation settings for ambiguous creates.
-    """
-
-    session: Transport
-    converter: cattrs.Converter
-    ledger: CreateLedger
-    reconcile: ReconcileSettings
+class Webhooks(CreatingResource):
+    """Webhook subscriptions. Reach it as ``client.webhooks``."""
 
     async def subscribe(
         self, *, list_id: int, callback_url: str, limit: int | None = None, permission_mode: int | None = None

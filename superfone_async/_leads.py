@@ -7,11 +7,10 @@ from collections.abc import Sequence
 from typing import Any, Generic, TypeVar
 
 import attrs
-import cattrs
 
 from crm_core import Request, RequestKind, ValidationError
 from crm_core._decode import structure
-from crm_core._options import Transport
+from crm_core._resource import Resource
 from crm_core._validation import check_int_range, check_text
 
 from ._models import Address, Lead, Page
@@ -172,16 +171,8 @@ def build_lead_upsert(
 
 
 @attrs.frozen(kw_only=True)
-class Leads:
-    """Superfone leads. Reach it as ``client.leads``.
-
-    Attributes:
-        session: Sends the requests (the client's session, or a view from ``client.with_options``).
-        converter: Decodes responses into models.
-    """
-
-    session: Transport
-    converter: cattrs.Converter = attrs.field(repr=False)
+class Leads(Resource):
+    """Superfone leads. Reach it as ``client.leads``."""
 
     async def upsert(
         self,
@@ -300,19 +291,15 @@ class Leads:
 
 
 @attrs.frozen(kw_only=True)
-class Catalog(Generic[T]):
+class Catalog(Resource, Generic[T]):
     """A read-only catalog (source types, labels, stages, groups, products).
 
     Attributes:
-        session: Sends the requests (the client's session, or a view from ``client.with_options``).
-        converter: Decodes responses into models.
         path: Endpoint path (``/enterprise/api/label``).
         model: Row model.
         name: Short name for logs (``"labels"``).
     """
 
-    session: Transport
-    converter: cattrs.Converter = attrs.field(repr=False)
     path: str
     model: type[T]
     name: str

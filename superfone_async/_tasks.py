@@ -9,14 +9,13 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 import attrs
-import cattrs
 
 from crm_core import BulkSummary, HTTPSession, Request, RequestKind, RowResult, ValidationError
 from crm_core._bulk import CreateOptions, bulk_create
 from crm_core._decode import structure
 from crm_core._journal import Journal
-from crm_core._options import Transport
-from crm_core._reconcile import Candidate, CreateLedger, ReconcileSettings, send_create_once
+from crm_core._reconcile import Candidate, CreateLedger, send_create_once
+from crm_core._resource import CreatingResource
 from crm_core._validation import check_int_range, check_positive_id, check_text, to_aware_datetime
 
 from ._models import Page, Task
@@ -162,21 +161,8 @@ def _task_path(lead_id: int, suffix: str = "") -> str:
 
 
 @attrs.frozen(kw_only=True)
-class Tasks:
-    """Superfone tasks on a lead. Reach it as ``client.tasks``.
-
-    Attributes:
-        session: Sends the requests: the client's session (retries, pacing, concurrency), or a
-            view from ``client.with_options``.
-        converter: Decodes responses into models.
-        ledger: Records of what this client created (exactly-once creates).
-        reconcile: How ambiguous creates are settled.
-    """
-
-    session: Transport
-    converter: cattrs.Converter = attrs.field(repr=False)
-    ledger: CreateLedger = attrs.field(repr=False)
-    reconcile: ReconcileSettings = attrs.field(repr=False)
+class Tasks(CreatingResource):
+    """Superfone tasks on a lead. Reach it as ``client.tasks``."""
 
     async def create(
         self,

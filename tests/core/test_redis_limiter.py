@@ -107,7 +107,9 @@ async def test_concurrent_acquirers_never_overgrant_the_server_budget(redis_url:
         granted = await asyncio.gather(*(grab(lim, 1.0) for lim in limiters for _ in range(40)))
         assert sum(granted) == 30
         per_limiter = [sum(granted[i * 40 : (i + 1) * 40]) for i in range(4)]
-        assert all(n > 0 for n in per_limiter), per_limiter  # every process got a share
+        # Shared between processes (optimistic CAS promises no fairness: under contention one
+        # process may get none of a window's permits, so only "more than one" is asserted).
+        assert sum(n > 0 for n in per_limiter) >= 2, per_limiter
         doc = json.loads(redis.Redis.from_url(redis_url).get(redis_key) or b"{}")
         assert doc["state"]["server_remaining"] == 0
         assert sum(entry[0] for entry in doc["workers"].values()) == 30  # all 30 still in flight
