@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import copy
 import functools
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Generic, ParamSpec, Protocol, TypeVar
+from types import TracebackType
+from typing import TYPE_CHECKING, Generic, ParamSpec, Protocol, Self, TypeVar
 
 import attrs
 
@@ -25,7 +27,10 @@ from ._retry import RetryPolicy
 from ._retry_loop import Settle
 from ._session import HTTPSession, Request, Response
 
-__all__ = ["RawResponse", "RequestOptions", "SessionView", "Transport", "raw_response_wrapper"]
+__all__ = ["ClientViews", "RawResponse", "RequestOptions", "SessionView", "Transport", "raw_response_wrapper"]
+
+if TYPE_CHECKING:
+    from ._client import ClientCore
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -300,3 +305,70 @@ def raw_response_wrapper(method: Callable[P, Awaitable[R]]) -> Callable[P, Await
         return RawResponse(parsed=parsed, http_response=captured[-1], responses=tuple(captured))
 
     return call
+
+
+class ClientViews:
+    """What both SDK clients share: views with other options, and closing.
+
+    A client sets ``_core`` (its :class:`~crm_core._client.ClientCore`), ``_view`` (a
+    :class:`SessionView` of the core's session), ``_is_view`` and implements ``_bind(session)``,
+    which (re)builds its resources over a session or view.
+    """
+
+    _core: ClientCore
+    _view: SessionView
+    _is_view: bool
+
+    def _bind(self, session: Transport) -> None:
+        raise NotImplementedError
+
+    def with_options(
+        self,
+        *,
+        timeout: float | None = None,
+        retry: RetryPolicy | None = None,
+        max_concurrency: int | None = None,
+    ) -> Self:
+        """A view of this client with other settings, for one call or one part of an app.
+
+        The view shares everything that must be shared: the aiohttp session and its
+        connections, the rate limiter, the client's concurrency limit, the retry budget, the
+        create ledger and the converter. Only how its own calls are made changes. Closing a
+        view does nothing; close the original client.
+
+        Example::
+
+            fast = client.with_options(timeout=5, retry=RetryPolicy(max_retries=0))
+            await client.with_options(max_concurrency=2).tasks.create_many(rows)
+
+        Args:
+            timeout: Per-attempt time limit for the view's calls, seconds (> 0).
+            retry: Retry policy for the view's calls.
+            max_concurrency: The most calls of this view in flight at once (>= 1); the
+                client's own ``max_concurrency`` still caps all views together.
+
+        Returns:
+            A view of the same class; options not given keep this client's (or view's).
+
+        Raises:
+            ValueError: a ``timeout`` <= 0 or a ``max_concurrency`` < 1.
+        """
+        options = RequestOptions(timeout=timeout, retry=retry, max_concurrency=max_concurrency)
+        view = copy.copy(self)
+        view._view = self._view.with_options(options)
+        view._is_view = True
+        view._bind(view._view)
+        return view
+
+    async def aclose(self) -> None:
+        """Close the HTTP session if the client created it (a ``with_options`` view: no-op)."""
+        if not self._is_view:
+            await self._core.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()

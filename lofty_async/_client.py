@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
-from types import TracebackType
 from typing import cast
 
 import aiohttp
@@ -20,7 +18,7 @@ from crm_core import (
     StaticAuth,
 )
 from crm_core._client import ClientCore, RateLimit
-from crm_core._options import RequestOptions, SessionView, Transport, raw_response_wrapper
+from crm_core._options import ClientViews, SessionView, Transport, raw_response_wrapper
 from crm_core._reconcile import ReconcileSettings
 from crm_core._validation import check_credential
 
@@ -54,7 +52,7 @@ DIALECT = Dialect(
 )
 
 
-class LoftyClient:
+class LoftyClient(ClientViews):
     """Async client for the Lofty Open API.
 
     Use it as ``async with LoftyClient(api_key=...) as lofty:`` or call :meth:`aclose`. One
@@ -171,45 +169,6 @@ class LoftyClient:
         )
         """Legacy V1 tasks and appointments (prefer ``tasks`` and ``calendar``)."""
 
-    def with_options(
-        self,
-        *,
-        timeout: float | None = None,
-        retry: RetryPolicy | None = None,
-        max_concurrency: int | None = None,
-    ) -> LoftyClient:
-        """A view of this client with other settings, for one call or one part of an app.
-
-        The view shares everything that must be shared: the aiohttp session and its
-        connections, the rate limiter (the server's budget and cooldowns), the client's
-        concurrency limit, the retry budget, the create ledger and the converter. Only how its
-        own calls are made changes. Closing a view does nothing; close the original client.
-
-        Example::
-
-            fast = lofty.with_options(timeout=5, retry=RetryPolicy(max_retries=0))
-            task = await fast.tasks.get(task_id)
-            await lofty.with_options(max_concurrency=2).tasks.create_many(rows)
-
-        Args:
-            timeout: Per-attempt time limit for the view's calls, seconds (> 0).
-            retry: Retry policy for the view's calls.
-            max_concurrency: The most calls of this view in flight at once (>= 1); the
-                client's own ``max_concurrency`` still caps all views together.
-
-        Returns:
-            A :class:`LoftyClient` view; options not given keep this client's (or view's).
-
-        Raises:
-            ValueError: a ``timeout`` <= 0 or a ``max_concurrency`` < 1.
-        """
-        options = RequestOptions(timeout=timeout, retry=retry, max_concurrency=max_concurrency)
-        view = copy.copy(self)
-        view._view = self._view.with_options(options)
-        view._is_view = True
-        view._bind(view._view)
-        return view
-
     @property
     def with_raw_response(self) -> LoftyClientWithRawResponse:
         """This client's resources with every coroutine method returning a :class:`~crm_core.RawResponse`.
@@ -243,19 +202,6 @@ class LoftyClient:
 
     def __repr__(self) -> str:
         return f"LoftyClient(base_url={self.base_url!r}, auth={self._auth_kind!r})"
-
-    async def aclose(self) -> None:
-        """Close the HTTP session if the client created it (a ``with_options`` view: no-op)."""
-        if not self._is_view:
-            await self._core.aclose()
-
-    async def __aenter__(self) -> LoftyClient:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
 
 
 class LoftyClientWithRawResponse:

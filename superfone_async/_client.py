@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
-from types import TracebackType
 
 import aiohttp
 
 from crm_core import AIMDConfig, Clock, Dialect, EventHook, RateLimiter, RetryBudget, RetryPolicy, StaticAuth
 from crm_core._client import ClientCore, RateLimit
-from crm_core._options import RequestOptions, SessionView, Transport
+from crm_core._options import ClientViews, SessionView, Transport
 from crm_core._reconcile import ReconcileSettings
 from crm_core._validation import check_credential
 
@@ -40,7 +38,7 @@ concurrency on 429, 503 or a latency spike, and grow back by 0.05 requests/s per
 DIALECT = Dialect(name="superfone_async", version=__version__, parse_error=parse_error, unwrap=unwrap)
 
 
-class SuperfoneClient:
+class SuperfoneClient(ClientViews):
     """Async client for the Superfone Enterprise (CRM) API.
 
     Use it as ``async with SuperfoneClient(api_key=...) as sf:``; create it inside the running
@@ -148,45 +146,6 @@ class SuperfoneClient:
         )
         """GET /enterprise/api/product."""
 
-    def with_options(
-        self,
-        *,
-        timeout: float | None = None,
-        retry: RetryPolicy | None = None,
-        max_concurrency: int | None = None,
-    ) -> SuperfoneClient:
-        """A view of this client with other settings, for one call or one part of an app.
-
-        The view shares everything that must be shared: the aiohttp session and its
-        connections, the rate limiter (and its AIMD state), the client's concurrency limit, the
-        retry budget, the create ledger and the converter. Only how its own calls are made
-        changes. Closing a view does nothing; close the original client.
-
-        Example::
-
-            quick = sf.with_options(timeout=5, retry=RetryPolicy(max_retries=0))
-            lead = await quick.leads.get(phone="+918000000001")
-            await sf.with_options(max_concurrency=2).tasks.create_many(rows)
-
-        Args:
-            timeout: Per-attempt time limit for the view's calls, seconds (> 0).
-            retry: Retry policy for the view's calls.
-            max_concurrency: The most calls of this view in flight at once (>= 1); the
-                client's own ``max_concurrency`` still caps all views together.
-
-        Returns:
-            A :class:`SuperfoneClient` view; options not given keep this client's (or view's).
-
-        Raises:
-            ValueError: a ``timeout`` <= 0 or a ``max_concurrency`` < 1.
-        """
-        options = RequestOptions(timeout=timeout, retry=retry, max_concurrency=max_concurrency)
-        view = copy.copy(self)
-        view._view = self._view.with_options(options)
-        view._is_view = True
-        view._bind(view._view)
-        return view
-
     @property
     def with_raw_response(self) -> SuperfoneClientWithRawResponse:
         """This client, with every coroutine method returning a :class:`~crm_core.RawResponse`.
@@ -211,19 +170,6 @@ class SuperfoneClient:
 
     def __repr__(self) -> str:
         return f"SuperfoneClient(base_url={self.base_url!r})"
-
-    async def aclose(self) -> None:
-        """Close the HTTP session if the client created it (a ``with_options`` view: no-op)."""
-        if not self._is_view:
-            await self._core.aclose()
-
-    async def __aenter__(self) -> SuperfoneClient:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
 
 
 class SuperfoneClientWithRawResponse:
