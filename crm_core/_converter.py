@@ -353,24 +353,32 @@ def fast_structure_fn(
     keys go to the ``extra`` field (when given). Anything else -- a non-``dict`` body, an
     unknown key under a strict converter, any error -- is handed to ``fallback``, so errors are
     cattrs' own, detailed ones.
+
+    A slotted class whose ``__init__`` only stores its arguments (no validators, converters,
+    ``__attrs_pre_init__``/``__attrs_post_init__``, ``init=False`` fields or cached hash: every
+    model of this SDK) is built without calling ``__init__``: each slot is set once, a missing
+    key gets the field's default, as ``__init__`` would.
     """
     if typing.get_origin(cls) is not None:
         return fallback
     by_name = {a.name: a for a in attrs.fields(cls)}
     hints = typing.get_type_hints(cls)
     known = frozenset(wire.values())
+    setters = _slot_setters(cls)
     namespace: dict[str, Any] = {
         "__cls": cls,
         "__fallback": fallback,
         "__known": known,
         "__fromiso": datetime.fromisoformat,
+        "__new": object.__new__,
     }
     lines = ["def structure_fast(o, _):"]
     if strict:
         lines.append("    if o.__class__ is not dict or not __known.issuperset(o):")
     else:
         lines.append("    if o.__class__ is not dict:")
-    lines += ["        return __fallback(o, _)", "    try:", "        kw = {}"]
+    lines += ["        return __fallback(o, _)", "    try:"]
+    lines.append("        self = __new(__cls)" if setters is not None else "        kw = {}")
     for index, (name, key) in enumerate(wire.items()):
         attribute = by_name[name]
         if not attribute.init:
@@ -378,48 +386,288 @@ def fast_structure_fn(
         tp = hints.get(name, attribute.type)
         hook, hook_name, type_name = converter.get_structure_hook(tp), f"__h{index}", f"__t{index}"
         namespace[hook_name], namespace[type_name] = hook, tp
-        call = f"{hook_name}(v, {type_name})"
-        passthrough = _passthrough(converter, hook, tp)
-        if passthrough is not None:
-            value = f"v if {passthrough} else {call}"
+        if setters is not None:
+            namespace[f"__s{index}"] = setters[name]
+            store = f"__s{index}(self, {{}})"
         else:
-            is_list = _list_passthrough(converter, tp)
-            # A list is copied, as cattrs' own list hook would.
-            value = call if is_list is None else f"(None if v is None else v.copy()) if {is_list} else {call}"
-        target = f"kw[{attribute.alias or name!r}]"
-        if getattr(hook, "reads_timestamps", False):
-            # parse_datetime's fast paths inlined: an aware ISO-8601 string (or Lofty's "...GMT")
-            # is read here; anything else (None, naive, odd forms, errors) goes to the hook.
-            lines += [
-                f"        if {key!r} in o:",
-                f"            v = o[{key!r}]",
-                "            if v.__class__ is str:",
-                "                try:",
-                "                    d = __fromiso(v[:-3] + '+00:00') if v.endswith('GMT') else __fromiso(v)",
-                "                except ValueError:",
-                "                    d = None",
-                f"                {target} = d if d is not None and d.tzinfo is not None else {call}",
-                "            else:",
-                f"                {target} = {call}",
-            ]
-            continue
-        lines += [
-            f"        if {key!r} in o:",
-            f"            v = o[{key!r}]",
-            f"            {target} = {value}",
-        ]
+            store = f"kw[{attribute.alias or name!r}] = {{}}"
+        lines += _field_lines(converter, namespace, index, key, attribute, tp, hook, store, direct=setters is not None)
     if extra is not None:
-        alias = by_name[extra].alias or extra
-        lines += [
-            "        if not __known.issuperset(o):",
-            f"            kw[{alias!r}] = {{k: v for k, v in o.items() if k not in __known}}",
-        ]
-    lines += ["        return __cls(**kw)", "    except Exception:", "        pass", "    return __fallback(o, _)"]
+        unknown = "{k: v for k, v in o.items() if k not in __known}"
+        if setters is not None:
+            namespace["__sx"] = setters[extra]
+            lines.append(f"        __sx(self, {{}} if __known.issuperset(o) else {unknown})")
+        else:
+            alias = by_name[extra].alias or extra
+            lines += ["        if not __known.issuperset(o):", f"            kw[{alias!r}] = {unknown}"]
+    lines.append("        return self" if setters is not None else "        return __cls(**kw)")
+    lines += ["    except Exception:", "        pass", "    return __fallback(o, _)"]
     code = _compile("\n".join(lines), f"<crm_core fast structure {cls.__qualname__}>")
     exec(code, namespace)  # generated from the class's own fields, as cattrs does
     fn = namespace["structure_fast"]
+    if _builds_by_dict(cls):
+        fn = _shape_structure_fn(cls, converter, wire, hints, extra=extra, per_field=fn, strict=strict)
     fn.fallback = fallback
     return fn
+
+
+def _builds_by_dict(cls: type[Any]) -> bool:
+    """Whether ``cls`` (a dict-based attrs class) may be built by filling its ``__dict__``:
+    no class of its MRO has slots, and its ``__init__`` would only store its arguments."""
+    if any(k.__dict__.get("__slots__") for k in cls.__mro__):
+        return False
+    if getattr(cls, "__attrs_pre_init__", None) is not None or getattr(cls, "__attrs_post_init__", None) is not None:
+        return False
+    for a in attrs.fields(cls):
+        factory_takes_self = isinstance(a.default, attrs.Factory) and a.default.takes_self  # type: ignore[arg-type]
+        if a.validator is not None or a.converter is not None or not a.init or factory_takes_self:
+            return False
+    return True
+
+
+_SHAPES_PER_MODEL = 64  # distinct (keys, value types) shapes remembered per model
+
+
+def _shape_structure_fn(
+    cls: type[Any],
+    converter: cattrs.Converter,
+    wire: Mapping[str, str],
+    hints: Mapping[str, Any],
+    *,
+    extra: str | None,
+    per_field: Any,
+    strict: bool,
+) -> Any:
+    """A structure hook for a dict-based model that reads a body by its *shape*.
+
+    The shape of a body is its keys and the classes of its values, in order. Responses of one
+    endpoint come in a handful of shapes; each is planned once: which keys map to which field,
+    which values already have their field's type (checked once for the shape: an ``int`` for
+    ``int | None``...), which need their hook (timestamps, lists, nested models, odd values),
+    which keys are unknown. A body of a known shape is then built with a few C-level dict
+    operations and the hooks it needs. A shape that cannot be planned (a required field
+    missing) goes to ``per_field``, the field-by-field hook, which also reports every error.
+    """
+    name_of = {key: name for name, key in wire.items()}
+    attributes = {a.name: a for a in attrs.fields(cls)}
+    plans: dict[tuple[tuple[str, ...], tuple[type, ...]], Any] = {}
+    new = object.__new__
+    set_dict = object.__setattr__
+
+    def value_hook(name: str) -> tuple[Any, Any, bool]:
+        tp = hints.get(name, attributes[name].type)
+        hook = converter.get_structure_hook(tp)
+        return hook, tp, bool(getattr(hook, "reads_timestamps", False))
+
+    hooks = {name: value_hook(name) for name in wire}
+    timestamps = _TIMESTAMPS
+    accepts = {name: _accepted_classes(converter, hints.get(name, attributes[name].type)) for name in wire}
+
+    def plan(keys: tuple[str, ...], classes: tuple[type, ...]) -> Any:
+        names: list[str] = []
+        fixes: list[tuple[str, str, Any, Any]] = []
+        stamps: list[tuple[str, str, Any, Any]] = []  # timestamp fields holding a string
+        unknown: list[str] = []
+        for index, (key, value_class) in enumerate(zip(keys, classes, strict=True)):
+            name = name_of.get(key)
+            if name is None:
+                if strict:
+                    return None  # the per-field hook refuses it, as cattrs does
+                names.append(f"\0{index}")  # a placeholder, removed after the copy
+                unknown.append(key)
+                continue
+            names.append(name)
+            if value_class not in accepts[name]:
+                hook, tp, reads_timestamps = hooks[name]
+                if reads_timestamps and value_class is str:
+                    stamps.append((name, key, hook, tp))
+                else:
+                    fixes.append((name, key, hook, tp))
+        present = set(names)
+        defaults: dict[str, Any] = {}
+        factories: list[tuple[str, Any]] = []
+        for name, attribute in attributes.items():
+            if name in present or name == extra:
+                continue
+            default = attribute.default
+            if default is attrs.NOTHING:
+                return None  # a required key is missing: the per-field hook reports it
+            if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
+                factories.append((name, default.factory))
+            else:
+                defaults[name] = default
+        placeholders = tuple(n for n in names if n.startswith("\0"))
+        return (
+            tuple(names),
+            tuple(fixes),
+            tuple(stamps),
+            tuple(unknown),
+            placeholders,
+            defaults,
+            tuple(factories),
+        )
+
+    def structure_by_shape(o: Any, _: Any) -> Any:
+        if o.__class__ is not dict:
+            return per_field(o, _)
+        try:
+            shape = (tuple(o), tuple(map(type, o.values())))
+            planned = plans.get(shape)
+            if planned is None:
+                if len(plans) >= _SHAPES_PER_MODEL:
+                    plans.clear()
+                planned = plans[shape] = plan(*shape)
+            if planned is None:
+                return per_field(o, _)
+            names, fixes, stamps, unknown, placeholders, defaults, factories = planned
+            fields = defaults.copy()
+            fields.update(zip(names, o.values(), strict=True))
+            for name, key, hook, tp in stamps:
+                text = o[key]
+                known = timestamps.get(text)  # a timestamp string seen before: parsed once
+                fields[name] = known if known is not None else _read_timestamp(hook, tp, text)
+            for name, key, hook, tp in fixes:
+                fields[name] = hook(o[key], tp)
+            for placeholder in placeholders:
+                del fields[placeholder]
+            for name, factory in factories:
+                fields[name] = factory()
+            if extra is not None:
+                fields[extra] = {key: o[key] for key in unknown} if unknown else {}
+            instance = new(cls)
+            set_dict(instance, "__dict__", fields)
+            return instance
+        except Exception:  # any surprise: the per-field hook decides (and reports)
+            return per_field(o, _)
+
+    return structure_by_shape
+
+
+def _accepted_classes(converter: cattrs.Converter, tp: Any) -> frozenset[type]:
+    """Value classes that a field of type ``tp`` keeps as they are (its hook returns them)."""
+    optional = _is_simple_optional(tp)
+    inner = next(a for a in typing.get_args(tp) if a is not NoneType) if optional else tp
+    accepted: set[type] = {NoneType} if optional else set()
+    hook = converter.get_structure_hook(inner)
+    if inner is str and hook is cattrs.BaseConverter._structure_call:
+        accepted.add(str)
+    else:
+        try:
+            check = _PASSTHROUGH.get(hook)
+        except TypeError:  # an unhashable hook object
+            check = None
+        plain = {"v.__class__ is int": int, "v.__class__ is bool": bool, "v.__class__ is str": str}.get(check or "")
+        if plain is not None and plain is inner:
+            accepted.add(plain)
+    return frozenset(accepted)
+
+
+_TIMESTAMPS: dict[str, datetime] = {}  # wire string -> aware datetime (immutable, safe to share)
+_TIMESTAMPS_MAX = 4096
+
+
+def _read_timestamp(hook: Any, tp: Any, value: Any) -> Any:
+    """``hook(value, tp)`` for a timestamp field, with aware ISO-8601 / Lofty ``...GMT`` strings
+    read once per distinct string."""
+    if value.__class__ is not str:
+        return hook(value, tp)
+    known = _TIMESTAMPS.get(value)
+    if known is not None:
+        return known
+    try:
+        parsed = datetime.fromisoformat(value[:-3] + "+00:00" if value.endswith("GMT") else value)
+    except ValueError:
+        return hook(value, tp)
+    if parsed.tzinfo is None:
+        return hook(value, tp)
+    if len(_TIMESTAMPS) >= _TIMESTAMPS_MAX:
+        _TIMESTAMPS.clear()
+    _TIMESTAMPS[value] = parsed
+    return parsed
+
+
+def _field_lines(
+    converter: cattrs.Converter,
+    namespace: dict[str, Any],
+    index: int,
+    key: str,
+    attribute: Any,
+    tp: Any,
+    hook: Any,
+    store_template: str,
+    *,
+    direct: bool,
+) -> list[str]:
+    """The generated lines reading wire ``key`` into the field ``attribute``.
+
+    ``store_template.format(expr)`` is the statement that stores ``expr`` as the field's value.
+    With ``direct``, a missing key must store the field's default (``__init__`` is not called).
+    """
+
+    def store(value: str) -> str:
+        return store_template.format(value)
+
+    call = f"__h{index}(v, __t{index})"
+    passthrough = _passthrough(converter, hook, tp)
+    if passthrough is not None:
+        value = f"v if {passthrough} else {call}"
+    else:
+        is_list = _list_passthrough(converter, tp)
+        # A list is copied, as cattrs' own list hook would.
+        value = call if is_list is None else f"(None if v is None else v.copy()) if {is_list} else {call}"
+    default = attribute.default
+    if getattr(hook, "reads_timestamps", False):
+        # parse_datetime's fast paths inlined: an aware ISO-8601 string (or Lofty's "...GMT")
+        # is read here; anything else (None, naive, odd forms, errors) goes to the hook.
+        present = [
+            "            if v.__class__ is str:",
+            "                try:",
+            "                    d = __fromiso(v[:-3] + '+00:00') if v.endswith('GMT') else __fromiso(v)",
+            "                except ValueError:",
+            "                    d = None",
+            f"                {store(f'd if d is not None and d.tzinfo is not None else {call}')}",
+            "            else:",
+            f"                {store(call)}",
+        ]
+    else:
+        if direct and default is None and passthrough is not None and passthrough.startswith("(v is None or"):
+            # A missing key reads as None, which is the default and passes through.
+            return [f"        v = o.get({key!r})", f"        {store(value)}"]
+        present = [f"            {store(value)}"]
+    lines = [f"        if {key!r} in o:", f"            v = o[{key!r}]", *present]
+    if direct:
+        lines.append("        else:")
+        if default is attrs.NOTHING:
+            lines.append("            return __fallback(o, _)  # a required key is missing: cattrs says so")
+        elif isinstance(default, attrs.Factory):  # type: ignore[arg-type]
+            namespace[f"__f{index}"] = default.factory
+            lines.append(f"            {store(f'__f{index}()')}")
+        else:
+            namespace[f"__d{index}"] = default
+            lines.append(f"            {store(f'__d{index}')}")
+    return lines
+
+
+def _slot_setters(cls: type[Any]) -> dict[str, Any] | None:
+    """Each field's slot setter, when ``cls.__init__`` would only store its arguments; else None."""
+    if getattr(cls, "__attrs_pre_init__", None) is not None or getattr(cls, "__attrs_post_init__", None) is not None:
+        return None
+    slots: set[str] = set()
+    for klass in cls.__mro__:
+        own = klass.__dict__.get("__slots__", ())
+        slots.update((own,) if isinstance(own, str) else own)
+    if "__dict__" in slots or any(name.startswith("__attrs_cached_hash") for name in slots):
+        return None
+    setters: dict[str, Any] = {}
+    for a in attrs.fields(cls):
+        factory_takes_self = isinstance(a.default, attrs.Factory) and a.default.takes_self  # type: ignore[arg-type]
+        if a.validator is not None or a.converter is not None or not a.init or factory_takes_self:
+            return None
+        descriptor = next((k.__dict__[a.name] for k in cls.__mro__ if a.name in k.__dict__), None)
+        if not isinstance(descriptor, types.MemberDescriptorType):
+            return None
+        setters[a.name] = descriptor.__set__
+    return setters
 
 
 @functools.lru_cache(maxsize=512)
@@ -468,7 +716,7 @@ def _list_passthrough(converter: cattrs.Converter, tp: Any) -> str | None:
     return f"(v is None or {check})" if optional else f"({check})"
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class WireModel:
     """Base of response models that keep what they do not know.
 
@@ -478,8 +726,11 @@ class WireModel:
     converter (``make_converter(strict=True)``, used in tests) still refuses unknown keys, so
     API drift shows up as a failing test.
 
-    Subclass it with ``@attrs.frozen(kw_only=True) class Task(WireModel): ...``; any attrs class
-    can instead declare its own field with ``metadata={"extra": True}``.
+    Subclass it with ``@attrs.frozen(kw_only=True, slots=False) class Task(WireModel): ...``; any
+    attrs class can instead declare its own field with ``metadata={"extra": True}``. Models are
+    dict-based (``slots=False``) so that the converter builds one from a response body with a
+    few C-level dict operations (see :func:`fast_structure_fn`); a slotted model works too,
+    built slot by slot.
 
     Attributes:
         extra: Unknown response keys (wire names) and their JSON values; empty when none.

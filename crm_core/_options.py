@@ -15,9 +15,9 @@ import asyncio
 import contextvars
 import copy
 import functools
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Generic, ParamSpec, Protocol, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, Protocol, Self, TypeVar
 
 import attrs
 
@@ -189,14 +189,14 @@ class SessionView:
         same_cap = options.max_concurrency is None
         return SessionView(self.session, merged, gate=self._gate if same_cap else None)
 
-    async def send(
+    def send(
         self,
         request: Request,
         *,
         retry: RetryPolicy | None = None,
-        timeout: float | None = None,  # noqa: ASYNC109 - a per-attempt limit for aiohttp
-    ) -> Response:
-        """Send ``request`` through the session with this view's options.
+        timeout: float | None = None,
+    ) -> Coroutine[Any, Any, Response]:
+        """Send ``request`` through the session with this view's options (await the result).
 
         ``retry`` and ``timeout`` (a call's own) win over the view's. The response is recorded
         for :attr:`~lofty_async.LoftyClient.with_raw_response` callers.
@@ -204,15 +204,23 @@ class SessionView:
         Raises:
             APIError: as :meth:`HTTPSession.send`.
         """
-        # :meth:`run` with ``decode=_identity``, inlined: one coroutine less per call.
+        # :meth:`run` with ``decode=_identity``, inlined, and the session's coroutine handed
+        # back as it is: no coroutine of this view's own per call.
         captured = _CAPTURE.get()
         decode = _identity if captured is None else _recording(_identity, captured)
         policy = retry or self.options.retry
         limit = timeout if timeout is not None else self.options.timeout
         if self._gate is None:
-            return await self.session.run(request, decode, retry=policy, timeout=limit)
-        async with self._gate:
-            return await self.session.run(request, decode, retry=policy, timeout=limit)
+            return self.session.run(request, decode, retry=policy, timeout=limit)
+        return self._gated(self.session.run(request, decode, retry=policy, timeout=limit))
+
+    async def _gated(self, call: Coroutine[Any, Any, T]) -> T:
+        assert self._gate is not None
+        try:
+            async with self._gate:
+                return await call
+        finally:
+            call.close()  # never started when the wait for the gate was cancelled
 
     async def run(
         self,

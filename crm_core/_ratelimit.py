@@ -543,6 +543,15 @@ class LocalRateLimiter:
             max_pause=max_pause,
         )
 
+    def try_acquire(self) -> bool:
+        """Take one request's permit if it is free right now, without waiting.
+
+        Returns:
+            ``True`` when the permit was taken; ``False`` when the caller must :meth:`acquire`
+            (the state is unchanged but for bookkeeping).
+        """
+        return reserve_detail(self.state, self._clock.time())[0] <= 0
+
     async def acquire(self, *, max_wait: float | None = None) -> float:
         waited = 0.0
         while True:

@@ -134,6 +134,10 @@ class StaticAuth:
     async def headers(self) -> Mapping[str, str]:
         return self._headers
 
+    def fixed_headers(self) -> Mapping[str, str]:
+        """The headers, read without awaiting (they never change)."""
+        return self._headers
+
     def identity(self) -> str:
         """A digest of the credentials (for sharing a rate limiter; never the secret itself)."""
         text = "\n".join(f"{k}:{v}" for k, v in sorted(self._headers.items()))

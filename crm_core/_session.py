@@ -19,8 +19,8 @@ import asyncio
 import functools
 import logging
 import random
-from collections.abc import Callable, Sequence
-from typing import TypeVar
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any, TypeVar
 
 import aiohttp
 import tenacity
@@ -90,6 +90,8 @@ class HTTPSession:
             raise ValueError(f"timeout={timeout!r} is not valid: expected seconds > 0")
         self.base_url = base_url.rstrip("/")
         self._auth = auth
+        # Fixed credentials are read without a coroutine on every first attempt.
+        self._fixed_credentials = auth.fixed_headers() if isinstance(auth, StaticAuth) else None
         self._dialect = dialect
         self.retry = retry or RetryPolicy()
         self._clock = clock or SystemClock()
@@ -175,14 +177,14 @@ class HTTPSession:
         """The full URL of ``request`` (without the query string)."""
         return self.base_url + request.path
 
-    async def send(
+    def send(
         self,
         request: Request,
         *,
         retry: RetryPolicy | None = None,
-        timeout: float | None = None,  # noqa: ASYNC109 - a per-attempt limit for aiohttp
-    ) -> Response:
-        """Send ``request`` with retries; return the 2xx response.
+        timeout: float | None = None,
+    ) -> Coroutine[Any, Any, Response]:
+        """Send ``request`` with retries; return (a coroutine of) the 2xx response.
 
         Args:
             request: What to send.
@@ -195,7 +197,7 @@ class HTTPSession:
             APIResponseValidationError: a 2xx whose body is not valid JSON.
             RateLimitError: throttled longer than ``retry.max_retry_after`` (``retry_at`` set).
         """
-        return await self.run(request, _identity, retry=retry, timeout=timeout)
+        return self.run(request, _identity, retry=retry, timeout=timeout)
 
     async def run(
         self,
@@ -227,11 +229,14 @@ class HTTPSession:
                 return await self._attempt(http, call, 1, decode, timeout)
             # The first attempt without a deadline: :meth:`_attempt` inlined (nothing pending,
             # no deadline to check).
-            try:
-                call.credentials = await self._auth.headers()
-            except APIError as error:
-                mark_final(error)  # the token request was retried in its own loop: not again here
-                raise
+            credentials = self._fixed_credentials
+            if credentials is None:
+                try:
+                    credentials = await self._auth.headers()
+                except APIError as error:
+                    mark_final(error)  # the token request was retried in its own loop: not again here
+                    raise
+            call.credentials = credentials
             response = await self.transport.attempt(
                 http, request, 1, call.credentials, self.transport.client_timeout(timeout), policy.max_retry_after
             )

@@ -43,6 +43,7 @@ _NOT_SENT_ERRORS: tuple[type[BaseException], ...] = (
 
 
 _NO_CONTENT_TYPE = ("Content-Type",)
+_NO_AUTO_CONTENT_TYPE = frozenset({"GET", "DELETE", "HEAD", "OPTIONS"})
 
 
 class Transport:
@@ -79,6 +80,9 @@ class Transport:
         self.dialect = dialect
         self.concurrency = concurrency
         self.limiter = limiter
+        # A permit taken without a coroutine when one is free (``LocalRateLimiter``); a limiter
+        # without ``try_acquire`` (a caller's own) is always asked through ``acquire``.
+        self._try_acquire: Callable[[], bool] | None = getattr(limiter, "try_acquire", None)
         self.clock = clock
         self.timeout = timeout
         self.connect_timeout = min(connect_timeout, timeout)
@@ -127,10 +131,19 @@ class Transport:
         elif self.dialect.content_type_always:
             headers["Content-Type"] = "application/json"
         params = request.query() if request.params else None
-        # No body, no Content-Type: aiohttp would otherwise add application/octet-stream.
-        skip = None if "Content-Type" in headers else _NO_CONTENT_TYPE
-        async with self.concurrency.slot():
-            await self._permit(request, url, number, max_wait)
+        # No body, no Content-Type: aiohttp would otherwise add application/octet-stream to a
+        # POST, PUT or PATCH (never to a GET, DELETE or HEAD: nothing to skip there).
+        skip = None if "Content-Type" in headers or request.method in _NO_AUTO_CONTENT_TYPE else _NO_CONTENT_TYPE
+        # The concurrency slot and the rate permit, each without a suspension when free (the
+        # ``async with slot()`` and ``acquire()`` coroutines, inlined for the fast path).
+        slots = self.concurrency
+        if slots._in_flight < slots._limit and not slots._waiters:
+            slots._in_flight += 1
+        else:
+            await slots._acquire()
+        try:
+            if self._try_acquire is None or not self._try_acquire():
+                await self._permit(request, url, number, max_wait)
             begin = self.clock.monotonic()
             try:
                 if self.hooks:
@@ -158,6 +171,8 @@ class Transport:
                 raise
             latency = self.clock.monotonic() - begin
             pause = self.limiter.observe(status=status, headers=got, latency=latency)
+        finally:
+            slots._release()
         if self.hooks:
             self._after(request, url, number, status, latency, pause)
         if 200 <= status < 300:

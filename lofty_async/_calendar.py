@@ -64,7 +64,7 @@ MAX_PAGE_SIZE = 500
 MAX_MEETING_RANGE = timedelta(days=90)
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class CalendarCreateResult(WireModel):
     """What POST /v2.0/calendar answers under ``data`` (schema ``CalendarCreateResult``).
 
@@ -79,7 +79,7 @@ class CalendarCreateResult(WireModel):
     message: str | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class CalendarEvent(WireModel):
     """A task or appointment in the calendar (schema ``CalendarItemV2``). Source: GET /v2.0/calendar."""
 
@@ -111,7 +111,7 @@ class CalendarEvent(WireModel):
     """The lead."""
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class CalendarPage(WireModel):
     """One page of GET /v2.0/calendar (``data``).
 
@@ -128,7 +128,7 @@ class CalendarPage(WireModel):
     items: list[CalendarEvent] = attrs.field(factory=list)
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class MeetingSlot(WireModel):
     """A free meeting slot (schema ``AvailableMeetingSlotV2``)."""
 
@@ -138,7 +138,7 @@ class MeetingSlot(WireModel):
     end_time_ms: int | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class AvailableMeetings(WireModel):
     """GET /v2.0/calendar/meetings/available ``data``: ``total`` slots, the first ``limit`` listed."""
 

@@ -43,7 +43,7 @@ __all__ = [
 ]
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class LeadTag(WireModel):
     """A tag on a lead (schema ``UserLeadTagVo``)."""
 
@@ -56,7 +56,7 @@ class LeadTag(WireModel):
     visible_type: int | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class LeadTagRef:
     """A tag named in a request's ``tags`` as an object: ``{"tagName": "follow-up"}``.
 
@@ -69,7 +69,7 @@ class LeadTagRef:
     tag_name: str
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class Location(WireModel):
     """An area a lead is interested in (schema ``Location``)."""
 
@@ -87,7 +87,7 @@ class Location(WireModel):
     """Description of location."""
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class LeadInquiry(WireModel):
     """What a lead is looking for (schema ``LeadInquiry``)."""
 
@@ -113,7 +113,7 @@ class LeadInquiry(WireModel):
     default_value: bool | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class LeadProperty(WireModel):
     """A property or mailing address of a lead (schema ``LeadProperty``); prices in dollars."""
 
@@ -163,7 +163,7 @@ class LeadProperty(WireModel):
     """The min price Applies to lead routing only if the leadType field is Seller(1)"""
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class CustomAttribute(WireModel):
     """A custom field value (schema ``CustomAttribute``)."""
 
@@ -177,7 +177,7 @@ class CustomAttribute(WireModel):
     """options for select, such as {"option":["item1","item2",...]}"""
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class LeadFamilyMember(WireModel):
     """A family member of a lead (schema ``LeadFamilyMember``); birthday as ``"MMM d, yyyy"``."""
 
@@ -195,7 +195,7 @@ class LeadFamilyMember(WireModel):
     """The birthday of the family member(pattern:MMM d, yyyy)"""
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class CustomRole(WireModel):
     """A custom role assignment on a lead (schema ``CustomRole``)."""
 
@@ -209,7 +209,7 @@ class CustomRole(WireModel):
     """The user account of this custom role"""
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class CustomFieldValue(WireModel):
     """A transaction custom field value (schema ``CustomFieldRequest``)."""
 
@@ -219,7 +219,7 @@ class CustomFieldValue(WireModel):
     """Custom field value For multi_select, the format is:["Item1","Item2", ...]"""
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class Commission(WireModel):
     """One commission line (schema ``Commission``)."""
 
@@ -235,7 +235,7 @@ class Commission(WireModel):
     desc: str | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class Commissions(WireModel):
     """A commission structure (schema ``Commissions``)."""
 
@@ -244,7 +244,7 @@ class Commissions(WireModel):
     post_split: list[Commission] | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class LeadTransaction(WireModel):
     """A transaction (deal) of a lead (schema ``LeadTransaction``); dates are aware datetimes, sent as epoch milliseconds."""
 
@@ -299,7 +299,7 @@ class LeadTransaction(WireModel):
     commissions: Commissions | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class Lead(WireModel):
     """A lead (schema ``LeadResponse``). Source: GET /v1.0/leads/{leadId}, GET /v1.0/leads. Timestamps are aware (Lofty sends ``...GMT``, read as UTC); ``birthday`` is ``"MMM d, yyyy"``."""
 
@@ -421,7 +421,7 @@ class Lead(WireModel):
     """The visibility scope of the lead. `TEAM` — Account-wide: visible to all users in this Lofty client account. `OFFICE` — visible only within a specific office. `PERSONAL` — visible only to a single agent. Note: `TEAM` refers to the entire client account (the organization), not the Lofty "Team add-o..."""
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class ListMetadata(WireModel):
     """Lead-list pagination metadata (``_metadata``, documented as ``get_metadata``)."""
 
@@ -437,7 +437,7 @@ class ListMetadata(WireModel):
     """Scroll ID for the search. You can then use the scroll ID to retrieve the next batch of results for the request."""
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class CustomRoleAssignee(WireModel):
     """A routed assignee in a routing preview (schema ``CustomRoleAssignee``)."""
 
@@ -455,7 +455,7 @@ class CustomRoleAssignee(WireModel):
     """The permission profile name of this custom role"""
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class RoutingPreview(WireModel):
     """Who routing would pick for a hypothetical lead (schema ``LeadCustomRoleAssigneeInfo``). Source: POST /v1.0/leads/assignee."""
 
@@ -471,7 +471,7 @@ class RoutingPreview(WireModel):
     """lead customRoleAssignees"""
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class AgentInfo(WireModel):
     """Agent profile details (schema ``AgentInfo``)."""
 
@@ -489,7 +489,7 @@ class AgentInfo(WireModel):
     """Agent Pid"""
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class Office(WireModel):
     """An office / group (schema ``OfficeBo``)."""
 
@@ -521,7 +521,7 @@ class Office(WireModel):
     child_path: str | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class User(WireModel):
     """The authenticated team member (schema ``UserResponse``). Source: GET /v1.0/me."""
 
@@ -568,7 +568,7 @@ class User(WireModel):
     account_status: str | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class LeadCreate:
     """A ``POST /v1.0/leads`` body (schema ``LeadRequest``); only set fields are sent."""
 
@@ -663,7 +663,7 @@ class LeadCreate:
     specified_assign_group_id: bool | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class LeadUpdate:
     """A ``PUT /v1.0/leads/{leadId}`` body (schema ``EditLeadRequest``); only set fields are sent."""
 

@@ -104,7 +104,7 @@ _ROLES = ("Agent", "Assistant", "Lender")
 _TRANSACTION_TYPES = ("Purchase", "Listing", "Lease", "Other")
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class LeadAssignee:
     """One assignment (schema ``LeadAssigineeRequest``).
 
@@ -117,14 +117,14 @@ class LeadAssignee:
     assignee: str
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class AssigneeUser:
     """One assignee by user ID, as seed 003 sends it: ``{"userId": 10000000514}``."""
 
     user_id: int
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class LeadAssignment:
     """The assignment body of the lead-management guide (seed 003):
     ``{"assignees": [{"userId": 10000000514}]}``."""
@@ -143,7 +143,7 @@ class RoutingRequest:
     birthday: str | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class LeadPage:
     """One page of GET /v1.0/leads.
 

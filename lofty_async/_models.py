@@ -11,7 +11,7 @@ from crm_core._converter import WireModel
 __all__ = ["Task"]
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class Task(WireModel):
     """A V2 task or appointment (schema ``TaskResponseV2``).
 

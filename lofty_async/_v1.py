@@ -38,7 +38,7 @@ V1_TASK_TYPES = ("Other", "Call", "Email", "Text")
 _ROLES = ("Agent", "Assistant")
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class TaskV1(WireModel):
     """A V1 task (schema ``TaskResponse``). Source: GET /v1.0/tasks, GET /v1.0/tasks/{taskId}.
 
@@ -77,7 +77,7 @@ class TaskV1(WireModel):
     query_id: int | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class Appointment(WireModel):
     """A V1 appointment (schema ``Appointment``). Source: GET /v1.0/appts.
 

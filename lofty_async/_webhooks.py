@@ -56,7 +56,7 @@ WEBHOOK_EVENTS: Mapping[int, str] = {
 """Event types by ``listId``."""
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class Webhook(WireModel):
     """A subscription (schema ``WebhookResponse``). Source: POST /v1.0/webhook, GET /v1.0/webhooks."""
 
@@ -82,14 +82,14 @@ class WebhookSubscribe:
     permission_mode: int | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class UpdatedLead:
     """A lead named in a Lead Info delivery."""
 
     lead_id: int
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class LeadInfoEvent:
     """Lead created, updated or deleted (``listId`` 2)."""
 
@@ -99,7 +99,7 @@ class LeadInfoEvent:
     raw: Mapping[str, Any] = attrs.field(repr=False)
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class TaskEvent:
     """Task created, updated, finished or deleted (``listId`` 10); details in ``raw`` (undocumented)."""
 
@@ -108,7 +108,7 @@ class TaskEvent:
     raw: Mapping[str, Any] = attrs.field(repr=False)
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class AppointmentEvent:
     """Appointment created, updated, finished or deleted (``listId`` 11); details in ``raw``."""
 
@@ -117,7 +117,7 @@ class AppointmentEvent:
     raw: Mapping[str, Any] = attrs.field(repr=False)
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class OtherEvent:
     """Any other event type (``listId`` 1, 3-9, 12)."""
 

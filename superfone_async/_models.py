@@ -34,7 +34,7 @@ __all__ = [
 T = TypeVar("T")
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class Page(Generic[T]):
     """One page of a list endpoint (``data`` of ``GET ...?page=&page_size=``).
 
@@ -61,7 +61,7 @@ class Page(Generic[T]):
         return self.current_page + 1 if self.current_page < self.total_pages else None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class Task:
     """A task on a lead (Create Task, Complete Task, List Tasks).
 
@@ -105,7 +105,7 @@ class Task:
     """Response keys this SDK does not know, kept as sent (``{wire_name: value}``)."""
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class Address:
     """A lead's address object."""
 
@@ -118,7 +118,7 @@ class Address:
     """Response keys this SDK does not know, kept as sent (``{wire_name: value}``)."""
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class Phone:
     """One of a lead's phones (E.164)."""
 
@@ -128,7 +128,7 @@ class Phone:
     """Response keys this SDK does not know, kept as sent (``{wire_name: value}``)."""
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class LeadLabel:
     """A label on a lead."""
 
@@ -141,7 +141,7 @@ class LeadLabel:
     """Response keys this SDK does not know, kept as sent (``{wire_name: value}``)."""
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class LeadStageRef:
     """The lead's stage, as embedded in a lead."""
 
@@ -155,7 +155,7 @@ class LeadStageRef:
     """Response keys this SDK does not know, kept as sent (``{wire_name: value}``)."""
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class LeadGroupRef:
     """The lead's group, as embedded in a lead."""
 
@@ -168,7 +168,7 @@ class LeadGroupRef:
     """Response keys this SDK does not know, kept as sent (``{wire_name: value}``)."""
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class AssigneeUser:
     """The team member a lead is assigned to."""
 
@@ -179,7 +179,7 @@ class AssigneeUser:
     """Response keys this SDK does not know, kept as sent (``{wire_name: value}``)."""
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class Lead:
     """A lead (contact, customer). Source: GET /enterprise/api/lead?phone=, POST /enterprise/api/lead."""
 
@@ -213,7 +213,7 @@ class Lead:
     """Response keys this SDK does not know, kept as sent (``{wire_name: value}``)."""
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class SourceType:
     """A system source type (GET /enterprise/api/source-type); ``title`` goes in ``source_type``."""
 
@@ -223,7 +223,7 @@ class SourceType:
     """Response keys this SDK does not know, kept as sent (``{wire_name: value}``)."""
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class Label:
     """A label (GET /enterprise/api/label); ``title`` goes in ``add_labels``/``remove_labels``."""
 
@@ -241,7 +241,7 @@ class Label:
     """Response keys this SDK does not know, kept as sent (``{wire_name: value}``)."""
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class LeadStage:
     """A lead stage (GET /enterprise/api/lead-stage); ``title`` goes in ``lead_stage_name``."""
 
@@ -262,7 +262,7 @@ class LeadStage:
     """Response keys this SDK does not know, kept as sent (``{wire_name: value}``)."""
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class LeadGroup:
     """A lead group (GET /enterprise/api/lead-group); ``title`` goes in ``lead_group_name``."""
 
@@ -279,7 +279,7 @@ class LeadGroup:
     """Response keys this SDK does not know, kept as sent (``{wire_name: value}``)."""
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class Product:
     """A product (GET /enterprise/api/product); ``title`` goes in ``add_products``."""
 

@@ -169,3 +169,59 @@ def test_timestamp_fast_paths_read_as_the_general_rules_say(text: str) -> None:
     offset = "+05:30" in text
     expected_utc = datetime(2026, 3, 1, 17, 30, tzinfo=UTC) if offset else datetime(2026, 3, 1, 23, 0, tzinfo=UTC)
     assert parsed.replace(microsecond=0) == expected_utc
+
+
+# -- dict-based models: built by the shape of the body -----------------------------------------
+
+
+@attrs.frozen(kw_only=True, slots=False)
+class _Owned:
+    """A dict-based model with a required field, a factory default and no ``extra``."""
+
+    id: int
+    names: list[str] = attrs.field(factory=list)
+    seen: datetime | None = None
+    score: int | None = None
+
+
+def test_shapes_each_planned_once_give_cattrs_result_every_time() -> None:
+    converter = _lofty(False)
+    shapes = [
+        LOFTY_TASK,
+        {k: v for k, v in LOFTY_TASK.items() if k != "endAt"},  # a key missing
+        dict(reversed(list(LOFTY_TASK.items()))),  # the same keys in another order
+        {**LOFTY_TASK, "content": None, "startAt": "2026-03-01T21:00:00GMT"},  # other value classes
+        {**LOFTY_TASK, "id": "5"},  # a value needing its hook, after the same keys with an int
+    ]
+    for _ in range(3):  # first call plans the shape; later calls reuse the plan
+        for body in shapes:
+            fast, slow = _both(converter, LoftyTask, body)
+            assert fast == slow
+            assert fast.__dict__ == slow.__dict__
+
+
+def test_shape_path_keeps_required_fields_factories_and_frozenness() -> None:
+    converter = make_converter()
+    fast, slow = _both(converter, _Owned, {"names": ["a"]})  # ``id`` missing: cattrs' error
+    assert fast == slow and isinstance(fast, tuple)
+    first = converter.structure({"id": 1, "unknown": 2}, _Owned)  # unknown keys dropped (no extra)
+    second = converter.structure({"id": 2}, _Owned)
+    assert (first, second) == (_Owned(id=1), _Owned(id=2))
+    assert first.names is not second.names  # a factory default is made per instance
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        first.id = 3  # type: ignore[misc]
+    with pytest.raises(cattrs.ClassValidationError):
+        make_converter(strict=True).structure({"id": 1, "unknown": 2}, _Owned)
+
+
+def test_many_shapes_and_repeated_timestamps_stay_correct() -> None:
+    converter = make_converter()
+    for n in range(200):  # more shapes than a model remembers
+        body: dict[str, Any] = {"id": n, f"k{n}": n, "seen": "2026-03-01T23:00:00GMT" if n % 2 else None}
+        if n % 3 == 0:
+            body["score"] = str(n)  # a value needing its hook
+        fast, slow = _both(converter, _Owned, body)
+        assert fast == slow
+        assert fast.seen == (datetime(2026, 3, 1, 23, 0, tzinfo=UTC) if n % 2 else None)
+    fast, slow = _both(converter, _Owned, {"id": 1, "seen": "2026-03-01T23:00:00"})  # naive: hook decides
+    assert fast == slow
