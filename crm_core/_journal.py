@@ -151,7 +151,8 @@ class Journal:
         self._fresh = False
         self._waiters: list[asyncio.Future[None]] | None = None
         self._in_flight: set[int] = set()  # rows recorded "sending" and not finished yet
-        self._ops: list[tuple[str, list[tuple[Any, ...]]]] = []
+        self._ops: dict[str, list[tuple[Any, ...]]] = {}  # statement -> its rows, in order
+        self._finishing: set[int] = set()  # rows with an outcome in ``_ops``
         self._timer: asyncio.TimerHandle | None = None
         self._db = sqlite3.connect(self.path, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -229,19 +230,24 @@ class Journal:
     # losing one to a crash only means the next run looks the row up instead of skipping it.
 
     def _write(self, sql: str, params: tuple[Any, ...]) -> None:
-        # Buffered: consecutive writes of one kind go to SQLite in one executemany at commit.
-        if self._ops and self._ops[-1][0] is sql:
-            self._ops[-1][1].append(params)
+        # Buffered: the writes of one kind go to SQLite in one executemany at commit, in the
+        # order they were made. Kinds need no order between them: a row's "sending" record is
+        # committed before its request leaves, so its outcome lands in a later batch (and a
+        # "sending" record for a row whose outcome is still buffered commits that first).
+        batch = self._ops.get(sql)
+        if batch is None:
+            self._ops[sql] = [params]
         else:
-            self._ops.append((sql, [params]))
+            batch.append(params)
 
     def _commit(self) -> None:
         if not self._ops:
             return
-        ops, self._ops = self._ops, []
+        ops, self._ops = self._ops, {}
+        self._finishing.clear()
         self._db.execute("BEGIN")
         try:
-            for sql, params in ops:
+            for sql, params in ops.items():
                 self._db.executemany(sql, params)
         except BaseException:
             self._db.execute("ROLLBACK")
@@ -329,6 +335,8 @@ class Journal:
 
     def sending(self, row_number: int, fingerprint: str, sent_at: float) -> None:
         """Record that the row is about to be sent (kept: the first send time); durable on return."""
+        if row_number in self._finishing:
+            self._commit()
         self._write(self._SENDING_SQL, (row_number, fingerprint, sent_at))
         self._commit()
 
@@ -338,6 +346,8 @@ class Journal:
         Returns once the record is committed (durable against a killed process), so the
         request may be sent.
         """
+        if row_number in self._finishing:
+            self._commit()
         self._write(self._SENDING_SQL, (row_number, fingerprint, sent_at))
         self._in_flight.add(row_number)
         if self._waiters is None and len(self._in_flight) == 1:
@@ -347,7 +357,10 @@ class Journal:
             return
         if self._waiters is None:
             self._waiters = []
-            asyncio.get_running_loop().call_soon(self._commit_waiters)
+            # Commit after the loop's next turn too: rows whose responses arrive in that turn
+            # reach this point and share the commit (fewer commits per row at concurrency).
+            loop = asyncio.get_running_loop()
+            loop.call_soon(loop.call_soon, self._commit_waiters)
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
         await waiter
@@ -363,6 +376,7 @@ class Journal:
     ) -> None:
         """Record the row's outcome (``created``, ``failed`` or ``maybe``); committed with the next batch."""
         self._write(self._FINISH_SQL, (row_number, fingerprint, state, record_id, error))
+        self._finishing.add(row_number)
         self._in_flight.discard(row_number)
         self._schedule_timer()
 

@@ -382,10 +382,9 @@ async def _create(
             return found.value
     resends = 0
 
-    signature = _signature(request)
-
     async def settle(error: APIError) -> T | None:
-        async with ledger.settling(signature):
+        # Only a failed create pays for its signature (a JSON dump of the body).
+        async with ledger.settling(_signature(request)):
             return await settle_turn(error)
 
     async def settle_turn(error: APIError) -> T | None:

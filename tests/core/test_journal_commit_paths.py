@@ -58,3 +58,23 @@ def test_concurrent_rows_share_commits_and_are_all_durable(tmp_path: Path) -> No
     asyncio.run(run())
     journal.close()
     assert set(_states(path).values()) == {CREATED}
+
+
+def test_batched_writes_keep_each_rows_order(tmp_path: Path) -> None:
+    # Writes are grouped by kind in a batch; a row's outcome followed by a new "sending" record
+    # (a re-sent row) must still end "sending", and outcomes of one row keep their order.
+    path = tmp_path / "j.sqlite"
+    journal = Journal(path, job="job")
+    journal.start()
+
+    async def run() -> None:
+        await journal.sending_durable(1, "f" * 32, 1.0)
+        await journal.sending_durable(2, "f" * 32, 1.0)
+        journal.finish(2, "f" * 32, "maybe", error="timed out")
+        journal.finish(2, "f" * 32, CREATED, record_id="2")  # same batch: the later one wins
+        journal.finish(1, "f" * 32, "failed", error="400")
+        journal.sending(1, "f" * 32, 2.0)  # row 1 sent again after its buffered outcome
+
+    asyncio.run(run())
+    journal.close()
+    assert _states(path) == {1: "sending", 2: CREATED}
