@@ -460,6 +460,10 @@ def _shape_structure_fn(
         return hook, tp, bool(getattr(hook, "reads_timestamps", False))
 
     hooks = {name: value_hook(name) for name in wire}
+    for name in wire:
+        item = _plain_list_item(converter, hints.get(name, attributes[name].type))
+        if item is not None:  # list[str] / list[int]: a list of exactly those is copied, not walked
+            hooks[name] = (functools.partial(_copy_plain_list, frozenset({item}), hooks[name][0]), *hooks[name][1:])
     timestamps = _TIMESTAMPS
     accepts = {name: _accepted_classes(converter, hints.get(name, attributes[name].type)) for name in wire}
 
@@ -541,6 +545,25 @@ def _shape_structure_fn(
             return per_field(o, _)
 
     return structure_by_shape
+
+
+def _plain_list_item(converter: cattrs.Converter, tp: Any) -> type | None:
+    """``str`` or ``int`` for a ``list[str]`` / ``list[int]`` field (optional or not) whose items
+    pass through their hook as they are; else ``None``."""
+    if _list_passthrough(converter, tp) is None:
+        return None
+    optional = _is_simple_optional(tp)
+    inner = next(a for a in typing.get_args(tp) if a is not NoneType) if optional else tp
+    item: type = typing.get_args(inner)[0]
+    return item
+
+
+def _copy_plain_list(items: frozenset[type], hook: Any, value: Any, tp: Any) -> Any:
+    """A copy of ``value`` when it is a list of exactly ``items`` classes (what cattrs' list hook
+    would return); anything else goes to ``hook``."""
+    if value.__class__ is list and items.issuperset(map(type, value)):
+        return value.copy()
+    return hook(value, tp)
 
 
 def _accepted_classes(converter: cattrs.Converter, tp: Any) -> frozenset[type]:
