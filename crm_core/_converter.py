@@ -501,8 +501,9 @@ def _shape_structure_fn(
             else:
                 defaults[name] = default
         placeholders = tuple(n for n in names if n.startswith("\0"))
+        same = tuple(names) == keys  # every key is its field's own name (Superfone's snake_case)
         return (
-            tuple(names),
+            None if same else tuple(names),
             tuple(fixes),
             tuple(stamps),
             tuple(unknown),
@@ -511,21 +512,33 @@ def _shape_structure_fn(
             tuple(factories),
         )
 
+    last: list[Any] = [None, None]  # the previous body's shape and plan
+
     def structure_by_shape(o: Any, _: Any) -> Any:
         if o.__class__ is not dict:
             return per_field(o, _)
         try:
             shape = (tuple(o), tuple(map(type, o.values())))
-            planned = plans.get(shape)
-            if planned is None:
-                if len(plans) >= _SHAPES_PER_MODEL:
-                    plans.clear()
-                planned = plans[shape] = plan(*shape)
+            if shape == last[0]:
+                # The shape of the previous body: within one JSON document the keys are the same
+                # string objects, so this compares pointers (no hashing of every key).
+                planned = last[1]
+            else:
+                planned = plans.get(shape)
+                if planned is None:
+                    if len(plans) >= _SHAPES_PER_MODEL:
+                        plans.clear()
+                    planned = plans[shape] = plan(*shape)
+                last[0], last[1] = shape, planned
             if planned is None:
                 return per_field(o, _)
             names, fixes, stamps, unknown, placeholders, defaults, factories = planned
-            fields = defaults.copy()
-            fields.update(zip(names, o.values(), strict=True))
+            if names is None:
+                fields = o.copy()  # keys are the field names: one C-level copy
+                fields.update(defaults)  # the fields the body lacks
+            else:
+                fields = defaults.copy()
+                fields.update(zip(names, o.values(), strict=True))
             for name, key, hook, tp in stamps:
                 text = o[key]
                 known = timestamps.get(text)  # a timestamp string seen before: parsed once
