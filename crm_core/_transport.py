@@ -221,7 +221,10 @@ class Transport:
         self, raw: bytes, status: int, headers: Mapping[str, str], request: Request, url: str, number: int
     ) -> Any:
         try:
-            data = json.loads(raw)
+            try:
+                data = json.loads(raw.decode())  # UTF-8, as RFC 8259 requires on the wire
+            except UnicodeDecodeError:
+                data = json.loads(raw)  # UTF-16/32, which json detects by itself
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             if not raw.strip():
                 return None
