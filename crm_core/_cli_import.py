@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import re
 import sqlite3
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -206,7 +208,7 @@ def run_command(spec: CLISpec, s: ImportSettings) -> int:
                 stack.push_async_callback(limiter.aclose)
             client = spec.make_client(url, variable, secret, options)
             stack.push_async_callback(client.aclose)
-            with bulk_policy(policy):
+            with bulk_policy(policy), _long_lived_heap():
                 report = await run_import(
                     path=s.file,
                     target=spec.target,
@@ -232,6 +234,26 @@ def run_command(spec: CLISpec, s: ImportSettings) -> int:
     except (InputFormatError, JournalMismatchError) as exc:
         click.echo(f"Error: {exc}", err=True)
         return 2
+
+
+@contextlib.contextmanager
+def _long_lived_heap() -> Iterator[None]:
+    """The garbage collector tuned for a bulk job, for its duration (then restored).
+
+    What exists when the job starts (modules, clients, the emulator) lives until it ends, so it
+    is frozen out of collections (``gc.freeze``); a row's objects are freed by reference
+    counting as soon as its result is written, so young collections run rarely (a threshold of
+    20,000 container allocations instead of 700). Cyclic garbage still gets collected. Before,
+    about 5 % of the import's CPU went to collections that found nothing to free.
+    """
+    threshold = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(20_000, *threshold[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*threshold)
+        gc.unfreeze()
 
 
 def _options(spec: CLISpec) -> list[Any]:

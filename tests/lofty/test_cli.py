@@ -100,3 +100,27 @@ def test_jsonl_input_and_real_api_needs_credentials(tmp_path: Path, monkeypatch:
     monkeypatch.delenv("LOFTY_ACCESS_TOKEN", raising=False)
     run = CliRunner().invoke(main, ["tasks", "import", str(source), "--no-progress"])
     assert run.exit_code == 2 and "LOFTY_API_KEY" in run.output
+
+
+def test_import_tunes_the_collector_for_its_run_and_restores_it(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import gc
+
+    import crm_core._importjob as importjob
+
+    seen: list[tuple[tuple[int, ...], int]] = []
+    real = importjob.run_import
+
+    async def spying(**kwargs: object) -> object:
+        seen.append((gc.get_threshold(), gc.get_freeze_count()))
+        return await real(**kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr("crm_core._cli_import.run_import", spying)
+    before = (gc.get_threshold(), gc.get_freeze_count())
+    source = workdir / "lofty_tasks.csv"
+    run = CliRunner().invoke(
+        main, ["tasks", "import", str(source), "--sandbox", "--no-progress", "--sandbox-rate-limit", "off"]
+    )
+    assert run.exit_code == 0, run.output
+    ((threshold, frozen),) = seen
+    assert threshold[0] == 20_000 and frozen > 0  # during the job: rare young collections, setup frozen
+    assert (gc.get_threshold(), gc.get_freeze_count()) == before  # afterwards: as it was
