@@ -388,7 +388,12 @@ def observe_response(
         state.cooldown_until = max(state.cooldown_until, now + hint)
         if status == 429:
             state.server_remaining = 0.0
-            state.server_reset = max(state.server_reset or 0.0, now + hint - _WINDOW_MARGIN)
+            if reset_at is None:
+                # A 429 that names no window of its own (a gateway or burst limit): its hint,
+                # not an earlier response's window reset, says when the budget is back.
+                state.server_reset = now + hint - _WINDOW_MARGIN
+            else:
+                state.server_reset = max(state.server_reset or 0.0, now + hint - _WINDOW_MARGIN)
     elif status is not None and status < 500:
         state.consecutive_throttles = 0
 

@@ -104,3 +104,26 @@ async def test_concurrency_limiter_cancellation_does_not_leak() -> None:
     assert limiter.in_flight == 0
     async with limiter.slot():
         assert limiter.in_flight == 1
+
+
+async def test_a_429_without_a_window_of_its_own_pauses_for_its_hint_not_an_earlier_window(
+    clock: FakeClock,
+) -> None:
+    # Earlier responses announced a big budget in a 60 s window; then a gateway (or burst
+    # limiter) answers 429 with Retry-After: 2 and no X-RateLimit-* headers. The client must come
+    # back after 2 s, not after the 60 s window (tester finding: a batch took 61.6 s).
+    limiter = LocalRateLimiter(clock=clock)
+    assert await limiter.acquire() == 0
+    window = {"X-RateLimit-Limit": "100000", "X-RateLimit-Remaining": "99999", "X-RateLimit-Reset": "60"}
+    limiter.observe(status=200, headers=window, latency=0.1)
+    assert await limiter.acquire() == 0
+    assert limiter.observe(status=429, headers={"Retry-After": "2"}, latency=0.1) == 2.0
+    assert 1.0 < limiter.wait_time() <= 2.0
+    waited = await limiter.acquire()
+    assert waited <= 3.0  # the hint (plus the window margin), not the earlier 60 s window
+    # A 429 that carries its own window reset keeps that window (the budget is spent until then).
+    limiter.observe(status=200, headers=window, latency=0.1)
+    assert await limiter.acquire() == 0
+    spent = {"X-RateLimit-Limit": "100000", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "30"}
+    limiter.observe(status=429, headers={**spent, "Retry-After": "2"}, latency=0.1)
+    assert await limiter.acquire() >= 29.0
