@@ -375,26 +375,41 @@ async def run_bulk(
     return summary
 
 
+RECHECKS = 3
+"""Re-checks of a set-aside row before it fails (each looks it up, and re-sends it only if absent)."""
+
+
 async def _recheck(
     aside: list[tuple[int, Hashable | None, SetAside]],
     finish: Callable[[int, Hashable | None, Callable[[], Awaitable[T]]], Awaitable[bool]],
     live: asyncio.Semaphore,
     clock: Clock,
 ) -> None:
-    """Re-check the set-aside rows once their settle period has passed (once each)."""
+    """Re-check the set-aside rows once their settle period has passed.
+
+    A re-check looks the row up and re-sends it only if absent; a re-send that ends ambiguous
+    again is set aside again, up to :data:`RECHECKS` re-checks per row (then the row fails,
+    journaled ``maybe``, for a re-run to settle).
+    """
 
     async def once(number: int, row_key: Hashable | None, later: SetAside) -> None:
         async with live:
-            wait = later.not_before - clock.monotonic()
-            if wait > 0:
-                await clock.sleep(wait)
 
             async def again() -> T:
-                try:
-                    value: T = await later.retry()
-                except SetAside as still:
-                    raise still.error from None
-                return value
+                current = later
+                for turn in range(RECHECKS):
+                    wait = current.not_before - clock.monotonic()
+                    if wait > 0:
+                        await clock.sleep(wait)
+                    try:
+                        value: T = await current.retry()
+                    except SetAside as still:
+                        if turn == RECHECKS - 1:
+                            raise still.error from None
+                        current = still
+                        continue
+                    return value
+                raise AssertionError("unreachable")  # pragma: no cover
 
             await finish(number, row_key, again)
 

@@ -85,7 +85,7 @@ def test_a_row_that_stays_ambiguous_is_journaled_maybe_and_the_rerun_finds_it(
     emulator.core.faults = (
         FaultPlan()
         .add(FaultKind.RESET_AFTER, route="POST /v2.0/tasks", times=1)
-        .add(FaultKind.ERROR_500, route="GET /v2.0/tasks", times=2)  # the re-check cannot tell either
+        .add(FaultKind.ERROR_500, route="GET /v2.0/tasks", times=1000)  # no re-check can tell either
     )
     run = CliRunner().invoke(lofty_main, ["tasks", "import", str(source), "--base-url", url, *ARGS])
     assert run.exit_code == 1
@@ -97,9 +97,31 @@ def test_a_row_that_stays_ambiguous_is_journaled_maybe_and_the_rerun_finds_it(
     assert len(failed) == 1 and "may have landed" in failed[0]["error"]
     assert len(emulator.tasks) == 10  # it did land, and nothing was re-sent blindly
 
+    emulator.core.faults = FaultPlan()
     again = CliRunner().invoke(lofty_main, ["tasks", "import", str(source), "--base-url", url, *ARGS])
     assert again.exit_code == 0, again.output
     assert len(emulator.tasks) == 10 and emulator.core.count("POST", "/v2.0/tasks") == 10
+    assert journal_states(journal) == {"created": 10}
+
+
+def test_a_row_still_ambiguous_at_its_first_recheck_is_rechecked_again_in_the_same_run(
+    tmp_path: Path, lofty: tuple[LoftyEmulator, str]
+) -> None:
+    # Tester finding: with server faults, a set-aside row whose re-check was ambiguous again
+    # ended failed; it is now re-checked (looked up, re-sent only if absent) up to RECHECKS times.
+    source = tmp_path / "tasks.csv"
+    write_rows(source, 10)
+    emulator, url = lofty
+    emulator.core.faults = (
+        FaultPlan()
+        .add(FaultKind.RESET_AFTER, route="POST /v2.0/tasks", times=1)
+        .add(FaultKind.ERROR_500, route="GET /v2.0/tasks", times=2)  # the first re-check cannot tell
+    )
+    run = CliRunner().invoke(lofty_main, ["tasks", "import", str(source), "--base-url", url, *ARGS])
+    assert run.exit_code == 0, run.output
+    assert "10 rows: 10 created, 0 failed" in run.output
+    assert len(emulator.tasks) == 10 and emulator.core.count("POST", "/v2.0/tasks") == 10  # found, not re-sent
+    journal = next(tmp_path.glob("tasks.csv.127.0.0.1_*.journal.sqlite"))
     assert journal_states(journal) == {"created": 10}
 
 
