@@ -371,8 +371,15 @@ def fast_structure_fn(
         "__known": known,
         "__fromiso": datetime.fromisoformat,
         "__new": object.__new__,
+        "__Mapping": Mapping,
     }
     lines = ["def structure_fast(o, _):"]
+    # A JSON array, string or number where an object belongs is an error (cattrs' own hook
+    # would read it as an object with no keys: a model of all defaults).
+    lines += [
+        "    if not isinstance(o, __Mapping):",
+        f"        raise TypeError('expected a JSON object for {cls.__name__}, got ' + o.__class__.__name__)",
+    ]
     if strict:
         lines.append("    if o.__class__ is not dict or not __known.issuperset(o):")
     else:

@@ -225,3 +225,15 @@ def test_many_shapes_and_repeated_timestamps_stay_correct() -> None:
         assert fast.seen == (datetime(2026, 3, 1, 23, 0, tzinfo=UTC) if n % 2 else None)
     fast, slow = _both(converter, _Owned, {"id": 1, "seen": "2026-03-01T23:00:00"})  # naive: hook decides
     assert fast == slow
+
+
+@pytest.mark.parametrize("body", [[1, 2], "id", "str", 5, True])
+@pytest.mark.parametrize(("make", "cls"), [(_lofty, LoftyTask), (_lofty, Lead), (_superfone, SuperfoneTask)])
+def test_a_non_object_where_a_model_belongs_is_an_error_not_an_empty_model(
+    make: Any, cls: type[Any], body: Any
+) -> None:
+    # Tester finding: ``{"task": [1, 2]}`` read as a Task of all None (cattrs' hook tests
+    # ``"key" in o`` on a list or string).
+    for strict in (False, True):
+        with pytest.raises(TypeError, match="expected a JSON object"):
+            make(strict).structure(body, cls)
