@@ -812,7 +812,18 @@ def _structure_int(value: object, _: Any) -> int:
 
 
 def _structure_bool(value: object, _: Any) -> bool:
-    return bool(value)
+    if value.__class__ is bool:
+        return value
+    if value.__class__ is int and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in ("true", "1"):
+            return True
+        if text in ("false", "0"):
+            return False
+    # ``bool("false")`` is True: a boolean field never guesses.
+    raise ValueError(f"{value!r} is not a boolean (expected true, false, 1 or 0)")
 
 
 def _optional_int(value: object, _: Any) -> int | None:
@@ -832,7 +843,7 @@ def _optional_str(value: object, _: Any) -> str | None:
 
 
 def _optional_bool(value: object, _: Any) -> bool | None:
-    return None if value is None else bool(value)
+    return None if value is None else _structure_bool(value, bool)
 
 
 # ``X | None`` for the commonest X, when X's hook is ours (or cattrs' own, for ``str``): the same

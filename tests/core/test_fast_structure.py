@@ -237,3 +237,18 @@ def test_a_non_object_where_a_model_belongs_is_an_error_not_an_empty_model(
     for strict in (False, True):
         with pytest.raises(TypeError, match="expected a JSON object"):
             make(strict).structure(body, cls)
+
+
+@pytest.mark.parametrize(
+    ("wire", "read"), [(True, True), (0, False), (1, True), ("false", False), (" TRUE ", True), ("0", False)]
+)
+def test_booleans_read_only_what_means_a_boolean(wire: Any, read: bool) -> None:
+    fast, slow = _both(_lofty(False), LoftyTask, {**LOFTY_TASK, "allDay": wire})
+    assert fast == slow and fast.all_day is read
+
+
+@pytest.mark.parametrize("wire", ["no", "yes", 2, 1.0, [], "maybe"])
+def test_a_boolean_field_never_guesses(wire: Any) -> None:
+    # Tester finding: ``"false"`` read as True (``bool("false")``).
+    fast, slow = _both(_lofty(False), LoftyTask, {**LOFTY_TASK, "allDay": wire})
+    assert fast == slow and isinstance(fast, tuple), "a non-boolean must fail"
