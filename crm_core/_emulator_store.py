@@ -85,7 +85,10 @@ class _Ints:
             self.data = array(code, [_NULLS[code]]) * self.rows
         elif data.itemsize < array(code).itemsize:
             old_null, new_null = _NULLS[data.typecode], _NULLS[code]
-            self.data = array(code, (new_null if number == old_null else number for number in data))
+            if old_null in data:
+                self.data = array(code, (new_null if number == old_null else number for number in data))
+            else:
+                self.data = array(code, data)
 
     def nbytes(self) -> int:
         return 0 if self.data is None else self.data.itemsize * len(self.data)
@@ -286,6 +289,20 @@ class CompactStore(MutableMapping[int, dict[str, Any]]):
         self._alive[row] = 0
         self._size -= 1
         self._extras.pop(row, None)
+
+    def clear(self) -> None:
+        """Remove every record at once (``MutableMapping.clear`` would pop them one by one)."""
+        columns = [*self._ints.values(), *(column for _, column in self._codecs.values())]
+        columns += [group.codes for group in self._groups]
+        columns += [part for text in self._texts.values() for part in (text.starts, text.lengths)]
+        for column in columns:
+            column.data, column.rows = None, 0
+        self._blob = bytearray()
+        self._alive = bytearray()
+        self._size = 0
+        self._by_id = None
+        self._extras = {}
+        self._index = {}
 
     def records(self) -> Iterator[dict[str, Any]]:
         """Every record as a dict, in the order the ids were first written."""

@@ -191,6 +191,11 @@ def test_store_index_deletes_and_ids_out_of_order() -> None:
     assert [t["id"] for t in tasks.select(1)] == [14]
     assert sorted(tasks) == [3, 7, 14] and [t["id"] for t in tasks.records()] == list(tasks)
     assert {t["id"] for t in tasks.values()} == {3, 7, 14}
+    tasks.clear()
+    assert len(tasks) == 0 and list(tasks) == [] and tasks.select(1) == [] and 3 not in tasks
+    tasks[30] = {"id": 30, "leadId": 1, "content": "after"}
+    tasks[2] = {"id": 2, "leadId": 1, "content": "before"}
+    assert [t["content"] for t in tasks.select(1)] == ["after", "before"] and sorted(tasks) == [2, 30]
 
 
 def test_store_enum_grows_past_two_bytes() -> None:
