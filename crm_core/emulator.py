@@ -13,8 +13,8 @@ supplies the parts that are the same for every API:
 * :class:`EmulatorCore`: the middleware that applies both around the API's handlers, turns
   :class:`EmulatorError` into the API's error body, and logs every request (bounded, without
   headers or bodies unless asked for);
-* :class:`CompactStore`: a column store for many records (about 100-150 bytes per record
-  instead of a dict's 1-2 KB), read and written as dicts;
+* :class:`CompactStore`: a column store for many records (about 50-60 bytes for a typical
+  task instead of a dict's 1-2 KB), read and written as dicts;
 * :class:`StateLog`: the crash-safe JSON-lines log of an emulator's changes, fsynced in batches;
 * :func:`serve` (in the running loop) and :class:`ThreadedServer` (in a background thread, for
   synchronous pytest fixtures and the command line).
@@ -23,7 +23,6 @@ supplies the parts that are the same for every API:
 from __future__ import annotations
 
 import asyncio
-import bisect
 import contextlib
 import email.utils
 import enum
@@ -34,9 +33,8 @@ import os
 import random
 import threading
 import time
-from array import array
 from collections import Counter, deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, MutableMapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from types import MappingProxyType
 from typing import Any
@@ -44,10 +42,13 @@ from typing import Any
 import attrs
 from aiohttp import web
 
+from ._emulator_store import Codec, CompactStore
+
 __all__ = [
     "SERVER_FAULTS",
     "TRANSPORT_FAULTS",
     "VISIBLE_DELAY_KEY",
+    "Codec",
     "CompactStore",
     "EmulatorCore",
     "EmulatorError",
@@ -434,310 +435,6 @@ class FixedWindowRateLimit:
         if self.reset_format == "delta":
             return str(max(0, math.ceil(reset - now)))
         return str(math.ceil(reset))
-
-
-_NULL_INT = -(2**63)
-_NO_TEXT = 0xFFFFFFFF
-_MISSING = object()
-
-Codec = tuple[Callable[[Any], "int | None"], Callable[[int], Any]]
-"""``(encode, decode)`` for a column stored as a 64-bit integer: ``encode`` maps a record's value
-to an int (or ``None``) and raises ``ValueError``/``TypeError`` for values it cannot store;
-``decode`` maps the int back."""
-
-
-class CompactStore(MutableMapping[int, dict[str, Any]]):
-    """Records keyed by an integer id, kept in typed columns instead of one dict each.
-
-    A task as a Python dict costs 1-2 KB; here it costs about 8 bytes per integer or time
-    column, 2 bytes per low-cardinality column (type, role, time zone, flags, names of the few
-    leads), and its text's UTF-8 bytes plus 12. Reads and writes still use dicts: ``store[id]``
-    builds a fresh dict (changing it does not change the store; write it back with
-    ``store[id] = record``).
-
-    Column kinds, given in ``fields`` in the order decoded dicts list them:
-
-    * ``"int"``: a 64-bit integer or ``None``;
-    * ``"enum"``: any hashable value (string, number, bool, ``None``), interned per column;
-    * ``"text"``: a string or ``None``;
-    * a :data:`Codec` ``(encode, decode)``: stored as a 64-bit integer (times as epoch ms);
-    * a callable ``f(record) -> value``: derived when a record is read (not stored; ignored
-      when written).
-
-    A value that does not fit its column (a float in an ``"int"`` column, a list in an
-    ``"enum"`` column) and any key that is not a column is kept per record in a side table, so
-    nothing written is lost. A missing key reads back as ``None``.
-
-    Ids are looked up by bisection while they are written in ascending order (as emulators
-    allocate them), otherwise through a dict built on the first out-of-order id.
-
-    Args:
-        fields: ``(name, kind)`` pairs; must include ``key`` as an ``"int"`` column.
-        key: The id field.
-        index_on: A field to index (rows by value), for :meth:`select`.
-
-    Raises:
-        ValueError: an unknown kind, or ``key`` missing from ``fields``.
-    """
-
-    def __init__(
-        self,
-        fields: Sequence[tuple[str, Any]],
-        *,
-        key: str = "id",
-        index_on: str | None = None,
-    ) -> None:
-        self._fields = list(fields)
-        if (key, "int") not in self._fields:
-            raise ValueError(f"key {key!r} must be an 'int' column of fields")
-        self._key = key
-        self._ints: dict[str, array[int]] = {}
-        self._enums: dict[str, tuple[list[array[int]], list[Any], dict[tuple[type, Any], int]]] = {}
-        self._texts: dict[str, tuple[array[int], array[int]]] = {}
-        self._codecs: dict[str, tuple[Codec, array[int]]] = {}
-        self._derived: dict[str, Callable[[dict[str, Any]], Any]] = {}
-        for name, kind in self._fields:
-            if kind == "int":
-                self._ints[name] = array("q")
-            elif kind == "enum":
-                self._enums[name] = ([array("H")], [None], {_hashable(None): 0})  # None is code 0
-            elif kind == "text":
-                self._texts[name] = (array("Q"), array("I"))
-            elif isinstance(kind, tuple) and len(kind) == 2 and all(callable(f) for f in kind):
-                self._codecs[name] = (kind, array("q"))
-            elif callable(kind):
-                self._derived[name] = kind
-            else:
-                raise ValueError(f"column {name!r} has an unknown kind {kind!r}")
-        self._blob = bytearray()
-        self._ids = self._ints[key]
-        self._alive = bytearray()
-        self._size = 0
-        self._by_id: dict[int, int] | None = None
-        self._extras: dict[int, dict[str, Any]] = {}
-        self._index_on = index_on
-        self._index: dict[Any, array[int]] = {}
-
-    # -- rows --------------------------------------------------------------------------------
-
-    def _row(self, record_id: object) -> int | None:
-        if isinstance(record_id, bool) or not isinstance(record_id, int):
-            return None
-        if self._by_id is not None:
-            row = self._by_id.get(record_id)
-        else:
-            row = bisect.bisect_left(self._ids, record_id)
-            if row == len(self._ids) or self._ids[row] != record_id:
-                return None
-        if row is None or not self._alive[row]:
-            return None
-        return row
-
-    def _any_row(self, record_id: int) -> int | None:
-        if self._by_id is not None:
-            return self._by_id.get(record_id)
-        row = bisect.bisect_left(self._ids, record_id)
-        return row if row < len(self._ids) and self._ids[row] == record_id else None
-
-    def __len__(self) -> int:
-        return self._size
-
-    def __iter__(self) -> Iterator[int]:
-        ids, alive = self._ids, self._alive
-        for row in range(len(ids)):
-            if alive[row]:
-                yield ids[row]
-
-    def __contains__(self, record_id: object) -> bool:
-        return self._row(record_id) is not None
-
-    def __getitem__(self, record_id: int) -> dict[str, Any]:
-        row = self._row(record_id)
-        if row is None:
-            raise KeyError(record_id)
-        return self._decode(row)
-
-    def __setitem__(self, record_id: int, record: Mapping[str, Any]) -> None:
-        if isinstance(record_id, bool) or not isinstance(record_id, int) or not -(2**63) < record_id < 2**63:
-            raise TypeError(f"record ids must be 64-bit integers, got {record_id!r}")
-        row = self._any_row(record_id)
-        if row is None:
-            row = len(self._ids)
-            if row and record_id < self._ids[row - 1] and self._by_id is None:
-                self._by_id = {rid: r for r, rid in enumerate(self._ids)}
-            self._append_row(record_id)
-            if self._by_id is not None:
-                self._by_id[record_id] = row
-        self._write(row, record)
-
-    def __delitem__(self, record_id: int) -> None:
-        row = self._row(record_id)
-        if row is None:
-            raise KeyError(record_id)
-        self._unindex(row)
-        self._alive[row] = 0
-        self._size -= 1
-        self._extras.pop(row, None)
-
-    def records(self) -> Iterator[dict[str, Any]]:
-        """Every record as a dict, in the order the ids were first written."""
-        alive = self._alive
-        for row in range(len(self._ids)):
-            if alive[row]:
-                yield self._decode(row)
-
-    def select(self, value: Any) -> list[dict[str, Any]]:
-        """The records whose ``index_on`` field equals ``value``, in the order first written.
-
-        Raises:
-            ValueError: the store has no index.
-        """
-        if self._index_on is None:
-            raise ValueError("this store has no index (index_on)")
-        rows = self._index.get(_hashable(value), ())
-        return [self._decode(row) for row in rows if self._alive[row]]
-
-    def nbytes(self) -> int:
-        """Bytes held by the columns and text (not the side table), for measurements."""
-        total = len(self._blob) + len(self._alive)
-        total += sum(a.itemsize * len(a) for a in self._ints.values())
-        total += sum(a.itemsize * len(a) for _, a in self._codecs.values())
-        total += sum(s.itemsize * len(s) + n.itemsize * len(n) for s, n in self._texts.values())
-        total += sum(col[0].itemsize * len(col[0]) for col, _, _ in self._enums.values())
-        total += sum(a.itemsize * len(a) for a in self._index.values())
-        return total
-
-    # -- encoding ----------------------------------------------------------------------------
-
-    def _append_row(self, record_id: int) -> None:
-        for name, column in self._ints.items():
-            column.append(record_id if name == self._key else _NULL_INT)
-        for _, column in self._codecs.values():
-            column.append(_NULL_INT)
-        for holder, _, _ in self._enums.values():
-            holder[0].append(0)
-        for starts, lengths in self._texts.values():
-            starts.append(0)
-            lengths.append(_NO_TEXT)
-        self._alive.append(0)
-
-    def _write(self, row: int, record: Mapping[str, Any]) -> None:
-        if self._alive[row]:
-            self._unindex(row)
-        else:
-            self._alive[row] = 1
-            self._size += 1
-        extras: dict[str, Any] = {}
-        for name, value in record.items():
-            if name == self._key or name in self._derived:
-                continue
-            if not self._store(row, name, value):
-                extras[name] = value
-        for name, _ in self._fields:
-            if name not in record and name != self._key and name not in self._derived:
-                self._store(row, name, None)
-        if extras:
-            self._extras[row] = extras
-        else:
-            self._extras.pop(row, None)
-        if self._index_on is not None:
-            value = self._value(row, self._index_on)
-            self._index.setdefault(_hashable(value), array("I")).append(row)
-
-    def _store(self, row: int, name: str, value: Any) -> bool:
-        """Put ``value`` in its column; ``False`` when it does not fit (the column reads ``None``)."""
-        enum = self._enums.get(name)
-        if enum is not None:
-            holder, values, codes = enum
-            try:
-                marker = (type(value), value)
-                code = codes.get(marker)
-            except TypeError:  # unhashable: kept in the side table
-                holder[0][row] = 0
-                return False
-            if code is None:
-                code = len(values)
-                values.append(value)
-                codes[marker] = code
-                if code > 0xFFFF and holder[0].typecode == "H":
-                    holder[0] = array("I", holder[0])
-            holder[0][row] = code
-            return True
-        if name in self._ints:
-            fits = value is None or (type(value) is int and _NULL_INT < value < 2**63)
-            self._ints[name][row] = value if fits and value is not None else _NULL_INT
-            return fits
-        if name in self._codecs:
-            (encode, _), column = self._codecs[name]
-            try:
-                number = None if value is None else encode(value)
-            except (TypeError, ValueError, OverflowError):
-                column[row] = _NULL_INT
-                return False
-            fits = number is None or (type(number) is int and _NULL_INT < number < 2**63)
-            column[row] = number if fits and number is not None else _NULL_INT
-            return fits
-        if name in self._texts:
-            starts, lengths = self._texts[name]
-            if isinstance(value, str):
-                data = value.encode("utf-8", "surrogatepass")
-                if len(data) < _NO_TEXT:
-                    starts[row] = len(self._blob)
-                    lengths[row] = len(data)
-                    self._blob += data
-                    return True
-            lengths[row] = _NO_TEXT
-            return value is None
-        return False
-
-    def _unindex(self, row: int) -> None:
-        if self._index_on is None:
-            return
-        rows = self._index.get(_hashable(self._value(row, self._index_on)))
-        if rows is not None:
-            with contextlib.suppress(ValueError):
-                rows.remove(row)
-
-    def _column(self, row: int, name: str) -> Any:
-        enum = self._enums.get(name)
-        if enum is not None:
-            return enum[1][enum[0][0][row]]
-        if name in self._ints:
-            number = self._ints[name][row]
-            return None if number == _NULL_INT else number
-        if name in self._texts:
-            starts, lengths = self._texts[name]
-            length = lengths[row]
-            if length == _NO_TEXT:
-                return None
-            start = starts[row]
-            return self._blob[start : start + length].decode("utf-8", "surrogatepass")
-        if name in self._codecs:
-            (_, decode), column = self._codecs[name]
-            number = column[row]
-            return None if number == _NULL_INT else decode(number)
-        return None
-
-    def _value(self, row: int, name: str) -> Any:
-        extras = self._extras.get(row)
-        if extras is not None and name in extras:
-            return extras[name]
-        return self._column(row, name)
-
-    def _decode(self, row: int) -> dict[str, Any]:
-        record: dict[str, Any] = {name: self._column(row, name) for name, _ in self._fields}
-        extras = self._extras.get(row)
-        if extras:
-            record.update(extras)
-        for name, make in self._derived.items():
-            record[name] = make(record)
-        return record
-
-
-def _hashable(value: Any) -> tuple[type, Any]:
-    """A dict key that keeps ``True``, ``1`` and ``1.0`` apart (raises TypeError if unhashable)."""
-    hash(value)
-    return (type(value), value)
 
 
 class StateLog:

@@ -191,6 +191,11 @@ def test_store_index_deletes_and_ids_out_of_order() -> None:
     assert [t["id"] for t in tasks.select(1)] == [14]
     assert sorted(tasks) == [3, 7, 14] and [t["id"] for t in tasks.records()] == list(tasks)
     assert {t["id"] for t in tasks.values()} == {3, 7, 14}
+    tasks.clear()
+    assert len(tasks) == 0 and list(tasks) == [] and tasks.select(1) == [] and 3 not in tasks
+    tasks[30] = {"id": 30, "leadId": 1, "content": "after"}
+    tasks[2] = {"id": 2, "leadId": 1, "content": "before"}
+    assert [t["content"] for t in tasks.select(1)] == ["after", "before"] and sorted(tasks) == [2, 30]
 
 
 def test_store_enum_grows_past_two_bytes() -> None:
@@ -198,6 +203,50 @@ def test_store_enum_grows_past_two_bytes() -> None:
     for i in range(70_000):
         tasks[i] = {"id": i, "name": f"n{i}"}
     assert tasks[0]["name"] == "n0" and tasks[69_999]["name"] == "n69999" and tasks[65_536]["name"] == "n65536"
+
+
+def test_store_groups_widens_and_leaves_unused_columns_empty() -> None:
+    tasks = CompactStore(
+        [
+            ("id", "int"),
+            ("lead", "enum:lead"),
+            ("leadName", "enum:lead"),
+            ("type", "enum:kind"),
+            ("done", "enum:kind"),
+            ("content", "text"),
+            ("address", "text"),
+            ("count", "int"),
+            ("start", "int"),
+        ],
+        index_on="lead",
+    )
+    for i in range(300):
+        tasks[i] = {"id": i, "lead": i % 3, "leadName": f"L{i % 3}", "type": "Call", "done": False, "content": "same"}
+    # Per row: id 2 bytes, the two groups' codes 1 each, text start 2, length 1 and bytes 4, alive 1,
+    # index 4; the unused columns (address, count, start) nothing.
+    assert tasks.nbytes() == 300 * 16
+    tasks[0] = {**tasks[0], "done": True, "count": 2**40, "tags": ["x"]}  # a new combination; an 8-byte int
+    tasks[1] = {**tasks[1], "done": 1, "leadName": {"un": "hashable"}}  # 1 is not True; a dict goes aside
+    tasks[2] = {**tasks[2], "count": -1, "address": "Main St 1"}
+    first, second, third = tasks[0], tasks[1], tasks[2]
+    assert first["done"] is True and first["count"] == 2**40 and first["tags"] == ["x"] and first["content"] == "same"
+    assert second["done"] == 1 and type(second["done"]) is int and second["leadName"] == {"un": "hashable"}
+    assert second["lead"] == 1 and third["count"] == -1 and third["address"] == "Main St 1"
+    assert tasks[3] == {
+        "id": 3,
+        "lead": 0,
+        "leadName": "L0",
+        "type": "Call",
+        "done": False,
+        "content": "same",
+        "address": None,
+        "count": None,
+        "start": None,
+    }
+    assert [t["id"] for t in tasks.select(1)][:3] == [4, 7, 10] and 1 in [t["id"] for t in tasks.select(1)]
+    assert len(tasks._blob) == 300 * len("same") + len("Main St 1")  # rewriting the same text reuses its bytes
+    tasks[1] = {"id": 1}  # every group field missing: reads back None
+    assert tasks[1]["lead"] is None and tasks[1]["type"] is None and "leadName" in tasks[1]
 
 
 def test_store_refuses_unknown_kinds_and_bad_keys() -> None:
@@ -227,7 +276,7 @@ def test_store_costs_a_fraction_of_dicts() -> None:
     store_bytes = tracemalloc.get_traced_memory()[0] - before
     tracemalloc.stop()
     assert len(tasks) == rows
-    assert store_bytes / rows < 80 < dict_bytes / rows
+    assert store_bytes / rows < 60 < 5 * 60 < dict_bytes / rows  # about 48 against 310
 
 
 # -- the state log -----------------------------------------------------------------------------

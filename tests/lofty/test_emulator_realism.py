@@ -342,7 +342,7 @@ def test_task_store_memory_per_record() -> None:
     per_task = (tracemalloc.get_traced_memory()[0] - before) / rows
     tracemalloc.stop()
     assert len(emulator.tasks) == rows
-    assert per_task < 250  # was about 3.8 KB with dicts and full request logs (issue 10)
+    assert per_task < 100  # was about 3.8 KB with dicts and full request logs, then 150 (issue 10)
 
 
 async def test_clean_shutdown_fsyncs_the_state_log(tmp_path: Path) -> None:
