@@ -418,11 +418,10 @@ def fast_structure_fn(
     return fn
 
 
-def _builds_by_dict(cls: type[Any]) -> bool:
-    """Whether ``cls`` (a dict-based attrs class) may be built by filling its ``__dict__``:
-    no class of its MRO has slots, and its ``__init__`` would only store its arguments."""
-    if any(k.__dict__.get("__slots__") for k in cls.__mro__):
-        return False
+def _init_only_stores(cls: type[Any]) -> bool:
+    """Whether ``cls.__init__`` would only store its arguments (no validators, converters,
+    ``__attrs_pre_init__``/``__attrs_post_init__``, ``init=False`` fields or self-taking
+    factories), so the class may be built without calling it."""
     if getattr(cls, "__attrs_pre_init__", None) is not None or getattr(cls, "__attrs_post_init__", None) is not None:
         return False
     for a in attrs.fields(cls):
@@ -430,6 +429,12 @@ def _builds_by_dict(cls: type[Any]) -> bool:
         if a.validator is not None or a.converter is not None or not a.init or factory_takes_self:
             return False
     return True
+
+
+def _builds_by_dict(cls: type[Any]) -> bool:
+    """Whether ``cls`` (a dict-based attrs class) may be built by filling its ``__dict__``: no
+    class of its MRO has slots, and its ``__init__`` would only store its arguments."""
+    return not any(k.__dict__.get("__slots__") for k in cls.__mro__) and _init_only_stores(cls)
 
 
 _SHAPES_PER_MODEL = 64  # distinct (keys, value types) shapes remembered per model
@@ -572,8 +577,7 @@ def _plain_list_item(converter: cattrs.Converter, tp: Any) -> type | None:
     pass through their hook as they are; else ``None``."""
     if _list_passthrough(converter, tp) is None:
         return None
-    optional = _is_simple_optional(tp)
-    inner = next(a for a in typing.get_args(tp) if a is not NoneType) if optional else tp
+    _, inner = _unwrap_optional(tp)
     item: type = typing.get_args(inner)[0]
     return item
 
@@ -588,8 +592,7 @@ def _copy_plain_list(items: frozenset[type], hook: Any, value: Any, tp: Any) -> 
 
 def _accepted_classes(converter: cattrs.Converter, tp: Any) -> frozenset[type]:
     """Value classes that a field of type ``tp`` keeps as they are (its hook returns them)."""
-    optional = _is_simple_optional(tp)
-    inner = next(a for a in typing.get_args(tp) if a is not NoneType) if optional else tp
+    optional, inner = _unwrap_optional(tp)
     accepted: set[type] = {NoneType} if optional else set()
     hook = converter.get_structure_hook(inner)
     if inner is str and hook is cattrs.BaseConverter._structure_call:
@@ -693,7 +696,7 @@ def _field_lines(
 
 def _slot_setters(cls: type[Any]) -> dict[str, Any] | None:
     """Each field's slot setter, when ``cls.__init__`` would only store its arguments; else None."""
-    if getattr(cls, "__attrs_pre_init__", None) is not None or getattr(cls, "__attrs_post_init__", None) is not None:
+    if not _init_only_stores(cls):
         return None
     slots: set[str] = set()
     for klass in cls.__mro__:
@@ -703,9 +706,6 @@ def _slot_setters(cls: type[Any]) -> dict[str, Any] | None:
         return None
     setters: dict[str, Any] = {}
     for a in attrs.fields(cls):
-        factory_takes_self = isinstance(a.default, attrs.Factory) and a.default.takes_self  # type: ignore[arg-type]
-        if a.validator is not None or a.converter is not None or not a.init or factory_takes_self:
-            return None
         descriptor = next((k.__dict__[a.name] for k in cls.__mro__ if a.name in k.__dict__), None)
         if not isinstance(descriptor, types.MemberDescriptorType):
             return None
@@ -745,8 +745,7 @@ def _passthrough(converter: cattrs.Converter, hook: Any, tp: Any) -> str | None:
 
 def _list_passthrough(converter: cattrs.Converter, tp: Any) -> str | None:
     """A test that ``v`` (for ``list[str]`` / ``list[int]``, optional or not) needs no conversion."""
-    optional = _is_simple_optional(tp)
-    inner = next(a for a in typing.get_args(tp) if a is not NoneType) if optional else tp
+    optional, inner = _unwrap_optional(tp)
     if typing.get_origin(inner) is not list or typing.get_args(inner) not in ((str,), (int,)):
         return None
     (item,) = typing.get_args(inner)
@@ -861,6 +860,13 @@ _FAST_INNER: dict[Any, Any] = {
     str: cattrs.BaseConverter._structure_call,
     bool: _structure_bool,
 }
+
+
+def _unwrap_optional(tp: Any) -> tuple[bool, Any]:
+    """``(True, X)`` for ``X | None``; ``(False, tp)`` for anything else."""
+    if _is_simple_optional(tp):
+        return True, next(a for a in typing.get_args(tp) if a is not NoneType)
+    return False, tp
 
 
 def _is_simple_optional(tp: Any) -> bool:

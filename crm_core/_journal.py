@@ -333,11 +333,14 @@ class Journal:
             sent_at = COALESCE(rows.sent_at, excluded.sent_at)
         """
 
+    def _write_sending(self, row_number: int, fingerprint: str, sent_at: float) -> None:
+        if row_number in self._finishing:
+            self._commit()  # its buffered outcome goes first: the batch is grouped by kind
+        self._write(self._SENDING_SQL, (row_number, fingerprint, sent_at))
+
     def sending(self, row_number: int, fingerprint: str, sent_at: float) -> None:
         """Record that the row is about to be sent (kept: the first send time); durable on return."""
-        if row_number in self._finishing:
-            self._commit()
-        self._write(self._SENDING_SQL, (row_number, fingerprint, sent_at))
+        self._write_sending(row_number, fingerprint, sent_at)
         self._commit()
 
     async def sending_durable(self, row_number: int, fingerprint: str, sent_at: float) -> None:
@@ -346,9 +349,7 @@ class Journal:
         Returns once the record is committed (durable against a killed process), so the
         request may be sent.
         """
-        if row_number in self._finishing:
-            self._commit()
-        self._write(self._SENDING_SQL, (row_number, fingerprint, sent_at))
+        self._write_sending(row_number, fingerprint, sent_at)
         self._in_flight.add(row_number)
         if self._waiters is None and len(self._in_flight) == 1:
             # No other row is between "sending" and its outcome, so none can join this

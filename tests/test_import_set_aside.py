@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from crm_core.emulator import FaultKind, FaultPlan, FixedWindowRateLimit, ThreadedServer
 from lofty_async._cli import main as lofty_main
@@ -51,6 +51,17 @@ def lofty(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[LoftyEmulator, str]
 ARGS = ["--no-progress", "--retries", "0", "--timeout", "0.5", "--concurrency", "4"]
 
 
+def _import_with_a_lost_response(emulator: LoftyEmulator, source: Path, url: str, *, failed_lookups: int) -> Result:
+    """Import ``source`` with the first create landing but its response lost, and the next
+    ``failed_lookups`` look-ups answering 500."""
+    emulator.core.faults = (
+        FaultPlan()
+        .add(FaultKind.RESET_AFTER, route="POST /v2.0/tasks", times=1)
+        .add(FaultKind.ERROR_500, route="GET /v2.0/tasks", times=failed_lookups)
+    )
+    return CliRunner().invoke(lofty_main, ["tasks", "import", str(source), "--base-url", url, *ARGS])
+
+
 def test_an_ambiguous_row_is_set_aside_and_rechecked_after_the_others(
     tmp_path: Path, lofty: tuple[LoftyEmulator, str]
 ) -> None:
@@ -58,12 +69,7 @@ def test_an_ambiguous_row_is_set_aside_and_rechecked_after_the_others(
     write_rows(source, 30)
     emulator, url = lofty
     # The first create lands but its response is lost; the look-up that follows fails too.
-    emulator.core.faults = (
-        FaultPlan()
-        .add(FaultKind.RESET_AFTER, route="POST /v2.0/tasks", times=1)
-        .add(FaultKind.ERROR_500, route="GET /v2.0/tasks", times=1)
-    )
-    run = CliRunner().invoke(lofty_main, ["tasks", "import", str(source), "--base-url", url, *ARGS])
+    run = _import_with_a_lost_response(emulator, source, url, failed_lookups=1)
     assert run.exit_code == 0, run.output
     assert "30 rows: 30 created, 0 failed" in run.output
     assert Counter(t["content"] for t in emulator.tasks.values()) == Counter(f"Row {i}" for i in range(30))
@@ -82,12 +88,7 @@ def test_a_row_that_stays_ambiguous_is_journaled_maybe_and_the_rerun_finds_it(
     source = tmp_path / "tasks.csv"
     write_rows(source, 10)
     emulator, url = lofty
-    emulator.core.faults = (
-        FaultPlan()
-        .add(FaultKind.RESET_AFTER, route="POST /v2.0/tasks", times=1)
-        .add(FaultKind.ERROR_500, route="GET /v2.0/tasks", times=1000)  # no re-check can tell either
-    )
-    run = CliRunner().invoke(lofty_main, ["tasks", "import", str(source), "--base-url", url, *ARGS])
+    run = _import_with_a_lost_response(emulator, source, url, failed_lookups=1000)  # no re-check can tell either
     assert run.exit_code == 1
     assert "10 rows: 9 created, 1 failed" in run.output
     journal = next(tmp_path.glob("tasks.csv.127.0.0.1_*.journal.sqlite"))
@@ -112,12 +113,7 @@ def test_a_row_still_ambiguous_at_its_first_recheck_is_rechecked_again_in_the_sa
     source = tmp_path / "tasks.csv"
     write_rows(source, 10)
     emulator, url = lofty
-    emulator.core.faults = (
-        FaultPlan()
-        .add(FaultKind.RESET_AFTER, route="POST /v2.0/tasks", times=1)
-        .add(FaultKind.ERROR_500, route="GET /v2.0/tasks", times=2)  # the first re-check cannot tell
-    )
-    run = CliRunner().invoke(lofty_main, ["tasks", "import", str(source), "--base-url", url, *ARGS])
+    run = _import_with_a_lost_response(emulator, source, url, failed_lookups=2)  # the first re-check cannot tell
     assert run.exit_code == 0, run.output
     assert "10 rows: 10 created, 0 failed" in run.output
     assert len(emulator.tasks) == 10 and emulator.core.count("POST", "/v2.0/tasks") == 10  # found, not re-sent
