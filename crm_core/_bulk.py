@@ -527,15 +527,18 @@ async def bulk_create(
     counted: set[int] = set()  # rows whose end the guard has already counted
     if journal is not None:
         journal.start()
+        journal.reserve_ahead = max(journal.reserve_ahead, 2 * concurrency)
         ledger.claim_all(parse_id(record_id) for record_id in journal.created_ids())
 
     async def send(number: int, payload: P, options: CreateOptions) -> T:
         fingerprint = fingerprints[number]
         while True:
             if guard.stopped is not None:
-                # Journaled "sending" stays: the next run looks the row up before sending it
-                # (an earlier attempt of this call may have been ambiguous).
+                # An earlier attempt of this call may have been ambiguous: the row stays
+                # "sending", so the next run looks it up before sending it.
                 fingerprints.pop(number, None)
+                if journal is not None:
+                    journal.note_sending(number, fingerprint, options.sent_at.timestamp())
                 raise NotTried(guard.stopped)
             if not guard.open.is_set():
                 await guard.open.wait()
@@ -602,7 +605,9 @@ async def bulk_create(
         check_first = entry is not None and entry.state in (SENDING, MAYBE)
         first_sent = entry.sent_at if entry is not None and entry.sent_at is not None else clock.time()
         if journal is not None:
-            await journal.sending_durable(number, fingerprint, first_sent)
+            durable = journal.before_send(number, fingerprint, first_sent, known=entry is not None)
+            if durable is not None:
+                await durable
         dedupe = row.get("dedupe_key")
         options = CreateOptions(
             dedupe_key=None if dedupe in (None, "") else str(dedupe),
@@ -643,5 +648,5 @@ async def bulk_create(
         stop=lambda: guard.stopped,
     )
     if journal is not None:
-        await journal.flush()
+        journal.release()  # every row this run sent has its outcome (or "sending") written
     return summary

@@ -1,28 +1,40 @@
 """A crash-safe journal of a bulk job's rows (SQLite, standard library).
 
-Each row's state is written **before** its request is sent (``sending``, with the send time)
-and again after its outcome (``created`` with the record ID, ``failed`` with the error, or
-``maybe`` when the write may have landed). Running the job again reads the journal:
+Before a row's request is sent, the journal durably records that it may be sent, and after
+its outcome it records ``created`` with the record ID, ``failed`` with the error, or ``maybe``
+when the write may have landed. The "may be sent" record takes one of two forms:
+
+* a **reservation**, for a row the journal has never seen (every row of a fresh job): one
+  record ``rows 1..N may be sent from time T on`` covers the next ``reserve_ahead`` rows, so a
+  job commits it once per ``reserve_ahead`` rows instead of once per row;
+* a per-row ``sending`` record (with the first send time), for a row the journal already holds
+  (a re-sent ``failed``, ``sending`` or ``maybe`` row).
+
+Running the job again reads the journal:
 
 * ``created`` rows are not sent again (their IDs are reported and claimed, so identical rows
   are never merged with them);
-* ``sending`` and ``maybe`` rows are reconciled first (looked up, and re-sent only if absent);
+* ``sending`` and ``maybe`` rows, and rows a crashed run reserved without recording their
+  outcome, are reconciled first (looked up, and re-sent only if absent);
 * ``failed`` rows are tried again (a fixed input error fails again, a transient one may pass).
 
+A run that ends (even early, with rows left untried) has recorded the outcome of every row it
+sent, so it drops its own reservations; a crashed run's reservations stay until ``--fresh``.
 Each commit is durable against a killed process (WAL mode); a row fingerprint detects a journal
-that belongs to a different input.
+that belongs to a different input (rows only reserved carry none: see :meth:`Journal.check`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import hashlib
 import json
 import os
 import sqlite3
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Coroutine, Iterator, Mapping
 from typing import Any
 
 import attrs
@@ -135,6 +147,14 @@ class Journal:
             another destination (or for none) is refused, so one destination's outcomes are
             never taken for another's. ``None`` skips the check.
 
+    Attributes:
+        reserve_ahead: Rows one reservation covers (default 128; :func:`~crm_core.bulk_create`
+            raises it to twice the job's concurrency). Larger means fewer commits while the
+            job runs, and more look-ups (at most this many, plus the rows in flight) in the run
+            after a crash.
+        commit_interval: Seconds an outcome may wait in memory for a commit (default 0.2). An
+            outcome lost to a crash only costs the next run a look-up of that row.
+
     Raises:
         JournalMismatchError: the file belongs to another job.
         JournalDestinationError: the file belongs to another destination.
@@ -147,8 +167,16 @@ class Journal:
         self.path = os.fspath(path)
         self._lock_fd = _lock(self.path)
         self.commit_interval = 0.2
+        self.reserve_ahead = 128
         self.commits = 0
         self._fresh = False
+        self._through = 0  # rows 1.._through are covered by a committed reservation of this run
+        self._reserving = 0  # ... by a written one (committed with the next batch)
+        self._replaced: set[int] = set()  # rows whose stale record check() ignored
+        # Earlier runs' reservations: ``through`` ascending, and the earliest ``sent_at`` of any
+        # reservation covering at least that far (a suffix minimum).
+        self._earlier_through: list[int] = []
+        self._earlier_sent_at: list[float] = []
         self._waiters: list[asyncio.Future[None]] | None = None
         self._in_flight: set[int] = set()  # rows recorded "sending" and not finished yet
         self._ops: dict[str, list[tuple[Any, ...]]] = {}  # statement -> its rows, in order
@@ -168,8 +196,15 @@ class Journal:
                 error TEXT,
                 sent_at REAL
             );
+            CREATE TABLE IF NOT EXISTS reserved (
+                run INTEGER NOT NULL,
+                through INTEGER NOT NULL,
+                sent_at REAL NOT NULL
+            );
             """
         )
+        (last_run,) = self._db.execute("SELECT COALESCE(MAX(run), 0) FROM reserved").fetchone()
+        self._run = int(last_run) + 1
         found = self._db.execute("SELECT value FROM meta WHERE key = 'job'").fetchone()
         if found is None:
             self._db.execute("INSERT INTO meta (key, value) VALUES ('job', ?)", (job,))
@@ -190,7 +225,10 @@ class Journal:
         found = self._db.execute("SELECT value FROM meta WHERE key = 'destination'").fetchone()
         # A journal holding no outcome that could be mistaken (empty, or only rows that failed,
         # so created nothing) may be taken over, e.g. after fixing a wrong key.
-        harmless = self._db.execute("SELECT 1 FROM rows WHERE state != 'failed' LIMIT 1").fetchone() is None
+        harmless = (
+            self._db.execute("SELECT 1 FROM rows WHERE state != 'failed' LIMIT 1").fetchone() is None
+            and self._db.execute("SELECT 1 FROM reserved LIMIT 1").fetchone() is None
+        )
         if harmless:
             self._db.execute(
                 "INSERT OR REPLACE INTO meta (key, value) VALUES ('destination', ?)", (destination.to_json(),)
@@ -254,6 +292,7 @@ class Journal:
             raise
         self._db.execute("COMMIT")
         self.commits += 1
+        self._through = self._reserving
 
     def _commit_waiters(self) -> None:
         waiters, self._waiters = self._waiters, None
@@ -283,19 +322,40 @@ class Journal:
             self._commit()
 
     def start(self) -> None:
-        """Commit pending writes and note whether the journal is empty (a fresh job skips look-ups)."""
+        """Commit pending writes, note whether the journal is empty (a fresh job skips look-ups),
+        and load the reservations of earlier runs."""
         self._commit()
-        self._fresh = self._db.execute("SELECT 1 FROM rows LIMIT 1").fetchone() is None
+        earlier = self._db.execute("SELECT through, sent_at FROM reserved ORDER BY through").fetchall()
+        self._fresh = not earlier and self._db.execute("SELECT 1 FROM rows LIMIT 1").fetchone() is None
+        self._earlier_through = [int(through) for through, _ in earlier]
+        self._earlier_sent_at = [float(sent_at) for _, sent_at in earlier]
+        for i in range(len(earlier) - 2, -1, -1):  # suffix minimum
+            self._earlier_sent_at[i] = min(self._earlier_sent_at[i], self._earlier_sent_at[i + 1])
+
+    def _reserved_since(self, row_number: int) -> float | None:
+        """The earliest time an earlier run may have sent the row (its reservations), or ``None``."""
+        i = bisect.bisect_left(self._earlier_through, row_number)
+        return self._earlier_sent_at[i] if i < len(self._earlier_through) else None
 
     def get(self, row_number: int) -> JournalEntry | None:
-        """The row's entry, or ``None`` if it was never started."""
+        """The row's entry, or ``None`` if it was never started.
+
+        A row with no record of its own that an earlier run reserved (and may have sent before
+        it crashed) reads as ``sending`` since the reservation's time, with an empty
+        fingerprint (unknown). Call :meth:`start` first for those to be seen.
+        """
         self._commit()
         found = self._db.execute(
             "SELECT row_number, fingerprint, state, record_id, error, sent_at FROM rows WHERE row_number = ?",
             (row_number,),
         ).fetchone()
         if found is None:
-            return None
+            since = self._reserved_since(row_number)
+            if since is None:
+                return None
+            return JournalEntry(
+                row_number=row_number, fingerprint="", state=SENDING, record_id=None, error=None, sent_at=since
+            )
         return JournalEntry(
             row_number=found[0],
             fingerprint=found[1],
@@ -309,7 +369,8 @@ class Journal:
         """The row's entry, after checking it was written for the same fields.
 
         A row that ``failed`` (nothing was created) may have changed: the fix of a bad row is
-        accepted, and the old entry is ignored.
+        accepted, and the old entry is ignored. A row known only from an earlier run's
+        reservation has no fingerprint to compare: it is looked up as it reads now.
 
         Raises:
             JournalMismatchError: the fields of a row that was (or may have been) sent changed
@@ -318,8 +379,9 @@ class Journal:
         if self._fresh:
             return None
         entry = self.get(row_number)
-        if entry is not None and entry.fingerprint != fingerprint:
+        if entry is not None and entry.fingerprint not in (fingerprint, ""):
             if entry.state == FAILED:
+                self._replaced.add(row_number)  # its record must be overwritten before a send
                 return None
             raise JournalMismatchError(
                 f"row {row_number} differs from the row recorded in {self.path}; the input "
@@ -351,6 +413,41 @@ class Journal:
         """
         self._write_sending(row_number, fingerprint, sent_at)
         self._in_flight.add(row_number)
+        await self._durable()
+
+    _RESERVE_SQL = "INSERT INTO reserved (run, through, sent_at) VALUES (?, ?, ?)"
+
+    def before_send(
+        self, row_number: int, fingerprint: str, sent_at: float, *, known: bool
+    ) -> Coroutine[Any, Any, None] | None:
+        """Make the row's "may be sent" record durable; await the result, if any, before sending.
+
+        Args:
+            row_number: The row.
+            fingerprint: Its fingerprint (kept on a per-row record).
+            sent_at: Its first send time, UTC epoch seconds (an earlier run's, if any).
+            known: :meth:`check` returned an entry for it (the journal holds the row already).
+
+        Returns:
+            ``None`` when a committed reservation of this run already covers the row (nothing
+            to wait for), else a coroutine that returns once the record is committed: a new
+            reservation of the next :attr:`reserve_ahead` rows, or for a row the journal holds
+            (``known``, or a stale record :meth:`check` ignored) a per-row ``sending`` record.
+        """
+        if known or row_number in self._replaced:
+            self._write_sending(row_number, fingerprint, sent_at)
+        elif row_number > self._through:
+            if row_number > self._reserving:
+                self._reserving = row_number + self.reserve_ahead - 1
+                self._write(self._RESERVE_SQL, (self._run, self._reserving, sent_at))
+        else:
+            self._in_flight.add(row_number)
+            return None
+        self._in_flight.add(row_number)
+        return self._durable()
+
+    async def _durable(self) -> None:
+        """Return once every write made so far is committed, sharing the commit (see above)."""
         if self._waiters is None and len(self._in_flight) == 1:
             # No other row is between "sending" and its outcome, so none can join this
             # commit: commit now rather than a loop turn later (one job at concurrency 1).
@@ -365,6 +462,20 @@ class Journal:
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
         await waiter
+
+    def note_sending(self, row_number: int, fingerprint: str, sent_at: float) -> None:
+        """Record that a row this run may have sent ends without an outcome (it stays ``sending``,
+        so the next run looks it up); committed with the next batch."""
+        self._write_sending(row_number, fingerprint, sent_at)
+        self._in_flight.discard(row_number)
+        self._schedule_timer()
+
+    def release(self) -> None:
+        """Drop this run's reservations, once every row it sent has its outcome (or a per-row
+        ``sending`` record) written: commits those first. Earlier runs' reservations stay."""
+        self._commit()
+        self._db.execute("DELETE FROM reserved WHERE run = ?", (self._run,))
+        self._through = self._reserving = 0
 
     _FINISH_SQL = """
         INSERT INTO rows (row_number, fingerprint, state, record_id, error) VALUES (?, ?, ?, ?, ?)
