@@ -31,6 +31,7 @@ from typing import Any, Generic, TypeVar
 
 import attrs
 
+from ._attrs_init import direct_init
 from ._bulk_policy import BulkPolicy, JobGuard, bulk_policy, cause, current_policy, refused
 from ._clock import Clock, SystemClock
 from ._errors import APIError, AuthenticationError, Outcome, ValidationError
@@ -73,7 +74,8 @@ class RowStatus(enum.Enum):
     SKIPPED = "skipped"
 
 
-@attrs.frozen(kw_only=True)
+@direct_init
+@attrs.frozen(kw_only=True, slots=False)
 class RowResult(Generic[T]):
     """The end of one row.
 
@@ -442,7 +444,8 @@ async def numbered(
 P = TypeVar("P")
 
 
-@attrs.frozen(kw_only=True)
+@direct_init
+@attrs.frozen(kw_only=True, slots=False)
 class CreateOptions:
     """How :func:`bulk_create` asks an SDK to create one row.
 

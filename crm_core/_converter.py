@@ -32,6 +32,8 @@ import attrs
 import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
+from ._attrs_init import init_only_stores
+
 __all__ = [
     "WireModel",
     "format_datetime",
@@ -418,23 +420,10 @@ def fast_structure_fn(
     return fn
 
 
-def _init_only_stores(cls: type[Any]) -> bool:
-    """Whether ``cls.__init__`` would only store its arguments (no validators, converters,
-    ``__attrs_pre_init__``/``__attrs_post_init__``, ``init=False`` fields or self-taking
-    factories), so the class may be built without calling it."""
-    if getattr(cls, "__attrs_pre_init__", None) is not None or getattr(cls, "__attrs_post_init__", None) is not None:
-        return False
-    for a in attrs.fields(cls):
-        factory_takes_self = isinstance(a.default, attrs.Factory) and a.default.takes_self  # type: ignore[arg-type]
-        if a.validator is not None or a.converter is not None or not a.init or factory_takes_self:
-            return False
-    return True
-
-
 def _builds_by_dict(cls: type[Any]) -> bool:
     """Whether ``cls`` (a dict-based attrs class) may be built by filling its ``__dict__``: no
     class of its MRO has slots, and its ``__init__`` would only store its arguments."""
-    return not any(k.__dict__.get("__slots__") for k in cls.__mro__) and _init_only_stores(cls)
+    return not any(k.__dict__.get("__slots__") for k in cls.__mro__) and init_only_stores(cls)
 
 
 _SHAPES_PER_MODEL = 64  # distinct (keys, value types) shapes remembered per model
@@ -696,7 +685,7 @@ def _field_lines(
 
 def _slot_setters(cls: type[Any]) -> dict[str, Any] | None:
     """Each field's slot setter, when ``cls.__init__`` would only store its arguments; else None."""
-    if not _init_only_stores(cls):
+    if not init_only_stores(cls):
         return None
     slots: set[str] = set()
     for klass in cls.__mro__:

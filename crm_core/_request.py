@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 import attrs
 
+from ._attrs_init import direct_init
 from ._errors import APIStatusError, Outcome, error_class_for_status
 from ._retry import RequestKind
 
@@ -21,7 +22,8 @@ __all__ = ["Auth", "Dialect", "Request", "Response", "StaticAuth", "outcome_for_
 QueryValue = str | int | float | bool | Sequence[str | int]
 
 
-@attrs.frozen(kw_only=True)
+@direct_init
+@attrs.frozen(kw_only=True, slots=False)
 class Request:
     """One API call, before it is sent. Pure data.
 
@@ -59,7 +61,8 @@ class Request:
         return pairs
 
 
-@attrs.frozen(kw_only=True)
+@direct_init
+@attrs.frozen(kw_only=True, slots=False)
 class Response:
     """A successful (2xx) response.
 

@@ -223,26 +223,32 @@ class HTTPSession:
         http = self._http()
         started = self._clock.monotonic()
         self.retry_budget.record_attempt()
-        call = CallState(request, policy, started, settle)
-        try:
-            if policy.deadline is not None:
+        if policy.deadline is not None:
+            call = CallState(request, policy, started, settle)
+            try:
                 return await self._attempt(http, call, 1, decode, timeout)
+            except APIError as error:
+                first = error
+        else:
             # The first attempt without a deadline: :meth:`_attempt` inlined (nothing pending,
-            # no deadline to check).
+            # no deadline to check); the call's retry state is built only if it fails.
             credentials = self._fixed_credentials
-            if credentials is None:
-                try:
-                    credentials = await self._auth.headers()
-                except APIError as error:
-                    mark_final(error)  # the token request was retried in its own loop: not again here
-                    raise
-            call.credentials = credentials
-            response = await self.transport.attempt(
-                http, request, 1, call.credentials, self.transport.client_timeout(timeout), policy.max_retry_after
-            )
-            return decode(response)
-        except APIError as error:
-            first = error
+            try:
+                if credentials is None:
+                    try:
+                        credentials = await self._auth.headers()
+                    except APIError as error:
+                        mark_final(error)  # the token request was retried in its own loop: not again here
+                        raise
+                response = await self.transport.attempt(
+                    http, request, 1, credentials, self.transport.client_timeout(timeout), policy.max_retry_after
+                )
+                return decode(response)
+            except APIError as error:
+                first = error
+            call = CallState(request, policy, started, settle)
+            if credentials is not None:
+                call.credentials = credentials
         if not await self._decision(call).decide(first):
             self._report.give_up(request, first)
             raise first

@@ -16,6 +16,7 @@ from typing import Any
 
 import aiohttp
 import attrs
+from multidict import CIMultiDict, CIMultiDictProxy
 
 from ._clock import Clock
 from ._concurrency import ConcurrencyLimiter
@@ -94,6 +95,25 @@ class Transport:
             "User-Agent": f"{dialect.name}/{dialect.version} aiohttp/{aiohttp.__version__}",
             "Accept": "application/json",
         }
+        self._credentials_seen: Mapping[str, str] | None = None
+        self._built_headers: dict[str | None, CIMultiDictProxy[str]] = {}
+
+    def _headers(self, credentials: Mapping[str, str], content_type: str | None) -> CIMultiDictProxy[str]:
+        """The request's headers: the SDK's own, the credentials, and the Content-Type.
+
+        Built once per credentials and content type, as the read-only multidict aiohttp takes
+        without converting it (a refreshed token is new credentials: the old entries go).
+        """
+        if credentials is not self._credentials_seen and credentials != self._credentials_seen:
+            self._credentials_seen = credentials
+            self._built_headers.clear()
+        built = self._built_headers.get(content_type)
+        if built is None:
+            merged = CIMultiDict({**self.base_headers, **credentials})
+            if content_type is not None:
+                merged["Content-Type"] = content_type
+            built = self._built_headers[content_type] = CIMultiDictProxy(merged)
+        return built
 
     def client_timeout(self, seconds: float | None) -> aiohttp.ClientTimeout:
         """The aiohttp timeout for an attempt of ``seconds`` (the prebuilt one by default)."""
@@ -120,20 +140,20 @@ class Transport:
             RateLimitError: the shared cooldown outlasts ``max_wait`` (nothing sent).
         """
         url = self.base_url + request.path
-        headers = {**self.base_headers, **credentials}
         body: bytes | None = None
         if request.json is not None:
             body = json.dumps(request.json, ensure_ascii=False, separators=(",", ":")).encode()
-            headers["Content-Type"] = "application/json"
+            content_type: str | None = "application/json"
         elif request.form is not None:
             body = urllib.parse.urlencode(request.form).encode()
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
-        elif self.dialect.content_type_always:
-            headers["Content-Type"] = "application/json"
+            content_type = "application/x-www-form-urlencoded"
+        else:
+            content_type = "application/json" if self.dialect.content_type_always else None
+        headers = self._headers(credentials, content_type)
         params = request.query() if request.params else None
         # No body, no Content-Type: aiohttp would otherwise add application/octet-stream to a
         # POST, PUT or PATCH (never to a GET, DELETE or HEAD: nothing to skip there).
-        skip = None if "Content-Type" in headers or request.method in _NO_AUTO_CONTENT_TYPE else _NO_CONTENT_TYPE
+        skip = None if content_type is not None or request.method in _NO_AUTO_CONTENT_TYPE else _NO_CONTENT_TYPE
         # The concurrency slot and the rate permit, each without a suspension when free (the
         # ``async with slot()`` and ``acquire()`` coroutines, inlined for the fast path).
         slots = self.concurrency

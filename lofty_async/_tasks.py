@@ -30,6 +30,7 @@ from crm_core import (
     RowResult,
     ValidationError,
 )
+from crm_core._attrs_init import direct_init
 from crm_core._bulk import CreateOptions, bulk_create
 from crm_core._converter import same_instant_at_precision
 from crm_core._decode import envelope_key, structure
@@ -79,7 +80,8 @@ CREATE_FIELDS = (
 """The keyword arguments of :meth:`Tasks.create`, in the seed's order."""
 
 
-@attrs.frozen(kw_only=True)
+@direct_init
+@attrs.frozen(kw_only=True, slots=False)
 class TaskCreate:
     """A checked ``POST /v2.0/tasks`` body (``TaskRequestV2``); times are wire strings."""
 
