@@ -275,7 +275,7 @@ async def run_bulk(
         summary.add(result)
         if on_result is not None:
             maybe = on_result(result)
-            if inspect.isawaitable(maybe):
+            if maybe is not None and inspect.isawaitable(maybe):
                 await maybe
 
     def not_startable() -> RowSkipped | None:
@@ -637,7 +637,7 @@ async def bulk_create(
             )
         if on_result is not None:
             maybe = on_result(result)
-            if inspect.isawaitable(maybe):
+            if maybe is not None and inspect.isawaitable(maybe):
                 await maybe
 
     summary = await run_bulk(

@@ -47,6 +47,7 @@ __all__ = [
     "JournalMismatchError",
     "credential_digest",
     "row_fingerprint",
+    "row_fingerprint_v2",
 ]
 
 SENDING = "sending"
@@ -56,7 +57,30 @@ MAYBE = "maybe"
 
 
 def row_fingerprint(row: Mapping[str, Any]) -> str:
-    """A stable hash of a row's fields and their types (order-independent); 32 hex digits."""
+    """A stable hash of a row's fields and their types (order-independent); 32 hex digits.
+
+    Each field is ``name NUL tag NUL value``: ``s`` and the text for a string, ``i`` and the
+    digits for an integer, ``r`` and the ``repr`` for anything else (``bool``, ``float``,
+    ``None``, lists; and a string or name holding NUL, which ``repr`` escapes), so ``5`` and
+    ``"5"`` differ. About half the cost of :func:`row_fingerprint_v2`'s ``repr`` of the row.
+    """
+    parts = []
+    for name in sorted(row):
+        value = row[name]
+        kind = value.__class__
+        if "\0" in name:
+            name = repr(name)
+        if kind is str and "\0" not in value:
+            parts.append(f"{name}\0s\0{value}")
+        elif kind is int:
+            parts.append(f"{name}\0i\0{value}")
+        else:
+            parts.append(f"{name}\0r\0{value!r}")
+    return hashlib.blake2b("\0\0".join(parts).encode(), digest_size=16).hexdigest()
+
+
+def row_fingerprint_v2(row: Mapping[str, Any]) -> str:
+    """The fingerprint journals written by 0.4 hold (``repr`` of the sorted fields; slower)."""
     return hashlib.blake2b(repr(sorted(row.items())).encode(), digest_size=16).hexdigest()
 
 
@@ -208,7 +232,7 @@ class Journal:
         found = self._db.execute("SELECT value FROM meta WHERE key = 'job'").fetchone()
         if found is None:
             self._db.execute("INSERT INTO meta (key, value) VALUES ('job', ?)", (job,))
-            self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('fingerprint', 'v2')")
+            self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('fingerprint', 'v3')")
         elif found[0] != job:
             self.close()
             raise JournalMismatchError(
@@ -216,7 +240,8 @@ class Journal:
                 "pass another --journal or --fresh"
             )
         version = self._db.execute("SELECT value FROM meta WHERE key = 'fingerprint'").fetchone()
-        self.fingerprint = row_fingerprint if version is not None else row_fingerprint_v1
+        versions = {"v3": row_fingerprint, "v2": row_fingerprint_v2}
+        self.fingerprint = row_fingerprint_v1 if version is None else versions.get(version[0], row_fingerprint)
         """``row -> fingerprint`` in this journal's version (use it for :meth:`check` and writes)."""
         if destination is not None:
             self._check_destination(destination)

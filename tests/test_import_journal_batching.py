@@ -9,6 +9,7 @@ and commits are shared by the rows that get there in the same event-loop turn.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import itertools
 import sqlite3
 from collections.abc import Mapping
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from crm_core._bulk import CreateOptions, bulk_create
-from crm_core._journal import Journal, row_fingerprint, row_fingerprint_v1
+from crm_core._journal import Journal, row_fingerprint, row_fingerprint_v1, row_fingerprint_v2
 from crm_core._reconcile import CreateLedger
 
 
@@ -68,4 +69,33 @@ def test_old_journals_keep_their_fingerprint_version(tmp_path: Path) -> None:
     old = Journal(tmp_path / "old.sqlite", job="j")
     assert old.fingerprint is row_fingerprint_v1 and old.fingerprint(row) == row_fingerprint_v1(row)
     old.close()
-    assert row_fingerprint({"a": 1}) != row_fingerprint({"a": "1"})  # types count
+    with sqlite3.connect(tmp_path / "v2.sqlite") as db:  # written by 0.4
+        db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        db.executemany("INSERT INTO meta VALUES (?, ?)", [("job", "j"), ("fingerprint", "v2")])
+    v2 = Journal(tmp_path / "v2.sqlite", job="j")
+    assert v2.fingerprint is row_fingerprint_v2
+    assert row_fingerprint_v2(row) == hashlib.blake2b(repr(sorted(row.items())).encode(), digest_size=16).hexdigest()
+    v2.close()
+
+
+def test_fingerprints_tell_apart_types_values_and_names() -> None:
+    rows: list[dict[str, Any]] = [
+        {"a": 1},
+        {"a": "1"},
+        {"a": True},
+        {"a": 1.0},
+        {"a": None},
+        {"a": "x\0s\0y"},
+        {"a": "x", "s": "y"},
+        {"a\0s": "x"},
+        {"a": "", "b": ""},
+        {"a\0\0b": ""},
+        {"a": [1, "2"]},
+        {"a": "[1, '2']"},
+    ]
+    for fingerprint in (row_fingerprint, row_fingerprint_v2):
+        assert len({fingerprint(row) for row in rows}) == len(rows)
+        assert fingerprint({"a": 1, "b": "x"}) == fingerprint({"b": "x", "a": 1})  # order-independent
+    # Stable across processes and versions: a journal's fingerprints are compared run after run.
+    encoded = b"content\0s\0x\0\0lead_id\0i\x005"  # the documented encoding, fields by name
+    assert row_fingerprint({"lead_id": 5, "content": "x"}) == hashlib.blake2b(encoded, digest_size=16).hexdigest()
