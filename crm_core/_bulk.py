@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import inspect
 from collections import deque
@@ -239,7 +240,8 @@ async def run_bulk(
     """Run ``worker`` over numbered rows; see the module docstring.
 
     Args:
-        rows: ``(row_number, row)`` pairs, sync or async, read lazily.
+        rows: ``(row_number, row)`` pairs, sync or async, read lazily. An error reading them
+            stops the reading; once the rows in flight end, it is raised (as itself).
         worker: ``async (row_number, row) -> value``. :class:`~crm_core.ValidationError`
             and :class:`~crm_core.APIError` fail the row; :class:`RowSkipped` skips it;
             :class:`SetAside` defers it to a re-check after the other rows; any other
@@ -342,12 +344,19 @@ async def run_bulk(
     # lane to its end; rows of a lane already running join its queue.
     source = _aiter(rows)
     reading = asyncio.Lock()  # one reader at a time (``rows`` may be any async iterable)
+    source_error: list[Exception] = []
 
     async def pool_worker() -> None:
         nonlocal pending
         while True:
             async with reading:
-                item = await anext(source, None)
+                if source_error:
+                    return
+                try:
+                    item = await anext(source, None)
+                except Exception as error:  # reading stops; the rows in flight end first
+                    source_error.append(error)
+                    return
                 if item is None:
                     return
                 number, row = item
@@ -370,6 +379,8 @@ async def run_bulk(
     async with asyncio.TaskGroup() as group:
         for _ in range(concurrency):
             group.create_task(pool_worker())
+    if source_error:
+        raise source_error[0]
     await _recheck(aside, finish, live, clock)
     if stop is not None and summary.stopped is None:
         summary.stopped = stop()  # rows in flight may have seen the stop first
@@ -470,6 +481,83 @@ def _journal_state(result: RowResult[Any]) -> str:
     return FAILED
 
 
+_Read = tuple[Mapping[str, Any], str, JournalEntry | None]
+"""A row as :class:`_ReadAhead` hands it out: the row, its fingerprint, its journal entry."""
+
+
+class _ReadAhead:
+    """Reads rows ahead of the workers and records each new row ``sending`` in the journal, with
+    its fingerprint, before handing it out: the rows read in the meantime (up to
+    ``journal.read_ahead``) share one commit, instead of one commit per row.
+
+    A row is handed out only once its record is committed, so every row is on disk with its
+    fingerprint before its request can leave. The reading runs in its own task
+    (:meth:`produce`), so a source that yields rows slowly never holds back the rows already
+    read: a worker that finds none ready commits what has been read and takes it.
+    """
+
+    def __init__(
+        self,
+        rows: AsyncIterator[tuple[int, Mapping[str, Any]]],
+        journal: Journal,
+        clock: Clock,
+        stopped: Callable[[], bool],
+    ) -> None:
+        self._rows = rows
+        self._journal = journal
+        self._clock = clock
+        self._stopped = stopped
+        self._limit = max(1, journal.read_ahead)
+        self._read: deque[tuple[int, _Read]] = deque()  # recorded, not committed yet
+        self._ready: deque[tuple[int, _Read]] = deque()  # committed
+        self._arrived = asyncio.Event()
+        self._room = asyncio.Event()
+        self._room.set()
+        self._done = False
+        self._error: Exception | None = None
+
+    async def produce(self) -> None:
+        """Read every row (run as a task); an error of the source or the journal is raised to
+        the worker that reaches it."""
+        journal, read, limit = self._journal, self._read, self._limit
+        try:
+            async for number, row in self._rows:
+                fingerprint = journal.fingerprint(row)
+                entry = journal.check(number, fingerprint)
+                if entry is None and not self._stopped():  # a stopped job sends no new row
+                    journal.read(number, fingerprint, self._clock.time())
+                read.append((number, (row, fingerprint, entry)))
+                self._arrived.set()
+                if len(read) + len(self._ready) >= limit:
+                    self._room.clear()
+                    await self._room.wait()
+        except Exception as error:
+            self._error = error
+        finally:
+            self._done = True
+            self._arrived.set()
+
+    def __aiter__(self) -> _ReadAhead:
+        return self
+
+    async def __anext__(self) -> tuple[int, _Read]:
+        while not self._ready:
+            if self._read:
+                self._journal.commit()
+                self._ready, self._read = self._read, self._ready
+                break
+            if self._done:
+                if self._error is not None:
+                    raise self._error
+                raise StopAsyncIteration
+            self._arrived.clear()
+            await self._arrived.wait()
+        item = self._ready.popleft()
+        if len(self._ready) + len(self._read) <= self._limit // 2:
+            self._room.set()  # read the next half in one go
+        return item
+
+
 def _later(
     send: Callable[[int, P, CreateOptions], Awaitable[T]], number: int, payload: P, options: CreateOptions
 ) -> Callable[[], Awaitable[T]]:
@@ -530,7 +618,7 @@ async def bulk_create(
     counted: set[int] = set()  # rows whose end the guard has already counted
     if journal is not None:
         journal.start()
-        journal.reserve_ahead = max(journal.reserve_ahead, 2 * concurrency)
+        journal.read_ahead = max(journal.read_ahead, 2 * concurrency)
         ledger.claim_all(parse_id(record_id) for record_id in journal.created_ids())
 
     async def send(number: int, payload: P, options: CreateOptions) -> T:
@@ -576,10 +664,9 @@ async def bulk_create(
             guard.reachable()
             return value
 
-    async def worker(number: int, row: Mapping[str, Any]) -> T:
-        fingerprint = journal.fingerprint(row) if journal is not None else ""
+    async def worker(number: int, item: _Read) -> T:
+        row, fingerprint, entry = item
         fingerprints[number] = fingerprint
-        entry = journal.check(number, fingerprint) if journal is not None else None
         if entry is not None and entry.state == CREATED and entry.record_id is not None:
             done = parse_id(entry.record_id)
             if row.get("dedupe_key") not in (None, ""):
@@ -607,6 +694,8 @@ async def bulk_create(
     ) -> T:
         check_first = entry is not None and entry.state in (SENDING, MAYBE)
         first_sent = entry.sent_at if entry is not None and entry.sent_at is not None else clock.time()
+        if guard.stopped is not None:
+            raise NotTried(guard.stopped)  # before a "sending" record: nothing to look up later
         if journal is not None:
             durable = journal.before_send(number, fingerprint, first_sent, known=entry is not None)
             if durable is not None:
@@ -626,7 +715,9 @@ async def bulk_create(
         else:
             guard.result(result.error, tried=result.status is not RowStatus.SKIPPED)
         fingerprint = fingerprints.pop(result.row_number, None)
-        if journal is not None and fingerprint is not None and result.status is not RowStatus.SKIPPED:
+        if journal is not None and result.status is RowStatus.SKIPPED:
+            journal.not_sent(result.row_number)  # read ahead, never sent: its record goes
+        elif journal is not None and fingerprint is not None:
             record_id = None if result.value is None else str(id_of(result.value))
             journal.finish(
                 result.row_number,
@@ -640,16 +731,35 @@ async def bulk_create(
             if maybe is not None and inspect.isawaitable(maybe):
                 await maybe
 
-    summary = await run_bulk(
-        numbered(rows),
-        worker,
-        concurrency=concurrency,
-        key=key,
-        on_result=record,
-        time_budget=time_budget,
-        clock=clock,
-        stop=lambda: guard.stopped,
-    )
+    items: AsyncIterable[tuple[int, _Read]]
+    reader: asyncio.Task[None] | None = None
     if journal is not None:
-        journal.release()  # every row this run sent has its outcome (or "sending") written
+        read_ahead = _ReadAhead(numbered(rows), journal, clock, lambda: guard.stopped is not None)
+        reader = asyncio.create_task(read_ahead.produce())
+        items = read_ahead
+    else:
+        items = _unjournaled(numbered(rows))
+    try:
+        summary = await run_bulk(
+            items,
+            worker,
+            concurrency=concurrency,
+            key=None if key is None else lambda item: key(item[0]),
+            on_result=record,
+            time_budget=time_budget,
+            clock=clock,
+            stop=lambda: guard.stopped,
+        )
+    finally:
+        if reader is not None:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
+        if journal is not None:
+            journal.release()  # rows read ahead but never sent lose their "sending" record
     return summary
+
+
+async def _unjournaled(rows: AsyncIterator[tuple[int, Mapping[str, Any]]]) -> AsyncIterator[tuple[int, _Read]]:
+    async for number, row in rows:
+        yield number, (row, "", None)

@@ -1,33 +1,29 @@
 """A crash-safe journal of a bulk job's rows (SQLite, standard library).
 
-Before a row's request is sent, the journal durably records that it may be sent, and after
-its outcome it records ``created`` with the record ID, ``failed`` with the error, or ``maybe``
-when the write may have landed. The "may be sent" record takes one of two forms:
-
-* a **reservation**, for a row the journal has never seen (every row of a fresh job): one
-  record ``rows 1..N may be sent from time T on`` covers the next ``reserve_ahead`` rows, so a
-  job commits it once per ``reserve_ahead`` rows instead of once per row;
-* a per-row ``sending`` record (with the first send time), for a row the journal already holds
-  (a re-sent ``failed``, ``sending`` or ``maybe`` row).
+Before a row's request is sent, the journal durably records ``sending`` with the row's
+fingerprint and first send time, and after its outcome it records ``created`` with the record
+ID, ``failed`` with the error, or ``maybe`` when the write may have landed. The ``sending``
+records of fresh rows are written as the rows are read, ahead of the workers (up to
+``read_ahead`` rows), so one commit covers many rows instead of one commit per row; a row the
+journal already holds (a re-sent ``failed``, ``sending`` or ``maybe`` row) gets its ``sending``
+record when it is about to be sent.
 
 Running the job again reads the journal:
 
 * ``created`` rows are not sent again (their IDs are reported and claimed, so identical rows
   are never merged with them);
-* ``sending`` and ``maybe`` rows, and rows a crashed run reserved without recording their
-  outcome, are reconciled first (looked up, and re-sent only if absent);
+* ``sending`` and ``maybe`` rows are reconciled first (looked up, and re-sent only if absent);
 * ``failed`` rows are tried again (a fixed input error fails again, a transient one may pass).
 
-A run that ends (even early, with rows left untried) has recorded the outcome of every row it
-sent, so it drops its own reservations; a crashed run's reservations stay until ``--fresh``.
-Each commit is durable against a killed process (WAL mode); a row fingerprint detects a journal
-that belongs to a different input (rows only reserved carry none: see :meth:`Journal.check`).
+A run that ends (even early, with rows left untried) drops the ``sending`` records of rows it
+read ahead but never sent. Each commit is durable against a killed process (WAL mode); the
+fingerprint detects a journal that belongs to a different input: a row recorded ``sending``,
+``maybe`` or ``created`` whose fields changed is refused (:meth:`Journal.check`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import bisect
 import contextlib
 import hashlib
 import json
@@ -172,10 +168,11 @@ class Journal:
             never taken for another's. ``None`` skips the check.
 
     Attributes:
-        reserve_ahead: Rows one reservation covers (default 128; :func:`~crm_core.bulk_create`
-            raises it to twice the job's concurrency). Larger means fewer commits while the
-            job runs, and more look-ups (at most this many, plus the rows in flight) in the run
-            after a crash.
+        read_ahead: Rows :func:`~crm_core.bulk_create` may read, and record ``sending``, ahead
+            of the rows being sent (default 128; it raises it to twice the job's concurrency).
+            Their records share one commit. Larger means fewer commits while the job runs, and
+            more look-ups in the run after a crash (every row recorded ``sending``: at most
+            this many plus the rows in flight).
         commit_interval: Seconds an outcome may wait in memory for a commit (default 0.2). An
             outcome lost to a crash only costs the next run a look-up of that row.
 
@@ -191,16 +188,11 @@ class Journal:
         self.path = os.fspath(path)
         self._lock_fd = _lock(self.path)
         self.commit_interval = 0.2
-        self.reserve_ahead = 128
+        self.read_ahead = 128
         self.commits = 0
         self._fresh = False
-        self._through = 0  # rows 1.._through are covered by a committed reservation of this run
-        self._reserving = 0  # ... by a written one (committed with the next batch)
-        self._replaced: set[int] = set()  # rows whose stale record check() ignored
-        # Earlier runs' reservations: ``through`` ascending, and the earliest ``sent_at`` of any
-        # reservation covering at least that far (a suffix minimum).
-        self._earlier_through: list[int] = []
-        self._earlier_sent_at: list[float] = []
+        self._reading: list[int] = []  # rows read ahead: "sending" written, not committed yet
+        self._unsent: set[int] = set()  # rows read ahead: "sending" committed, not sent yet
         self._waiters: list[asyncio.Future[None]] | None = None
         self._in_flight: set[int] = set()  # rows recorded "sending" and not finished yet
         self._ops: dict[str, list[tuple[Any, ...]]] = {}  # statement -> its rows, in order
@@ -220,15 +212,8 @@ class Journal:
                 error TEXT,
                 sent_at REAL
             );
-            CREATE TABLE IF NOT EXISTS reserved (
-                run INTEGER NOT NULL,
-                through INTEGER NOT NULL,
-                sent_at REAL NOT NULL
-            );
             """
         )
-        (last_run,) = self._db.execute("SELECT COALESCE(MAX(run), 0) FROM reserved").fetchone()
-        self._run = int(last_run) + 1
         found = self._db.execute("SELECT value FROM meta WHERE key = 'job'").fetchone()
         if found is None:
             self._db.execute("INSERT INTO meta (key, value) VALUES ('job', ?)", (job,))
@@ -250,10 +235,7 @@ class Journal:
         found = self._db.execute("SELECT value FROM meta WHERE key = 'destination'").fetchone()
         # A journal holding no outcome that could be mistaken (empty, or only rows that failed,
         # so created nothing) may be taken over, e.g. after fixing a wrong key.
-        harmless = (
-            self._db.execute("SELECT 1 FROM rows WHERE state != 'failed' LIMIT 1").fetchone() is None
-            and self._db.execute("SELECT 1 FROM reserved LIMIT 1").fetchone() is None
-        )
+        harmless = self._db.execute("SELECT 1 FROM rows WHERE state != 'failed' LIMIT 1").fetchone() is None
         if harmless:
             self._db.execute(
                 "INSERT OR REPLACE INTO meta (key, value) VALUES ('destination', ?)", (destination.to_json(),)
@@ -286,9 +268,10 @@ class Journal:
             os.close(self._lock_fd)  # releases the flock
             self._lock_fd = None
 
-    # Group commit. Writes go into one open transaction. A row's "sending" record must be on
-    # disk before its request leaves, so :meth:`sending_durable` waits for a commit; every row
-    # that reaches that point in the same event-loop turn shares that one commit. Outcomes
+    # Group commit. Writes are buffered and committed together. A row's "sending" record must
+    # be on disk before its request leaves: rows read ahead (:meth:`read`) share the commit made
+    # before they are handed out (:meth:`commit`); other rows wait in :meth:`before_send` for a
+    # commit that every row getting there in the same event-loop turn shares. Outcomes
     # (:meth:`finish`) ride along with the next commit, or a timer's (``commit_interval``):
     # losing one to a crash only means the next run looks the row up instead of skipping it.
 
@@ -317,7 +300,13 @@ class Journal:
             raise
         self._db.execute("COMMIT")
         self.commits += 1
-        self._through = self._reserving
+        if self._reading:
+            self._unsent.update(self._reading)
+            self._reading.clear()
+
+    def commit(self) -> None:
+        """Commit every write made so far (durable against a killed process on return)."""
+        self._commit()
 
     def _commit_waiters(self) -> None:
         waiters, self._waiters = self._waiters, None
@@ -347,40 +336,19 @@ class Journal:
             self._commit()
 
     def start(self) -> None:
-        """Commit pending writes, note whether the journal is empty (a fresh job skips look-ups),
-        and load the reservations of earlier runs."""
+        """Commit pending writes and note whether the journal is empty (a fresh job skips look-ups)."""
         self._commit()
-        earlier = self._db.execute("SELECT through, sent_at FROM reserved ORDER BY through").fetchall()
-        self._fresh = not earlier and self._db.execute("SELECT 1 FROM rows LIMIT 1").fetchone() is None
-        self._earlier_through = [int(through) for through, _ in earlier]
-        self._earlier_sent_at = [float(sent_at) for _, sent_at in earlier]
-        for i in range(len(earlier) - 2, -1, -1):  # suffix minimum
-            self._earlier_sent_at[i] = min(self._earlier_sent_at[i], self._earlier_sent_at[i + 1])
-
-    def _reserved_since(self, row_number: int) -> float | None:
-        """The earliest time an earlier run may have sent the row (its reservations), or ``None``."""
-        i = bisect.bisect_left(self._earlier_through, row_number)
-        return self._earlier_sent_at[i] if i < len(self._earlier_through) else None
+        self._fresh = self._db.execute("SELECT 1 FROM rows LIMIT 1").fetchone() is None
 
     def get(self, row_number: int) -> JournalEntry | None:
-        """The row's entry, or ``None`` if it was never started.
-
-        A row with no record of its own that an earlier run reserved (and may have sent before
-        it crashed) reads as ``sending`` since the reservation's time, with an empty
-        fingerprint (unknown). Call :meth:`start` first for those to be seen.
-        """
+        """The row's entry, or ``None`` if it was never started."""
         self._commit()
         found = self._db.execute(
             "SELECT row_number, fingerprint, state, record_id, error, sent_at FROM rows WHERE row_number = ?",
             (row_number,),
         ).fetchone()
         if found is None:
-            since = self._reserved_since(row_number)
-            if since is None:
-                return None
-            return JournalEntry(
-                row_number=row_number, fingerprint="", state=SENDING, record_id=None, error=None, sent_at=since
-            )
+            return None
         return JournalEntry(
             row_number=found[0],
             fingerprint=found[1],
@@ -394,8 +362,7 @@ class Journal:
         """The row's entry, after checking it was written for the same fields.
 
         A row that ``failed`` (nothing was created) may have changed: the fix of a bad row is
-        accepted, and the old entry is ignored. A row known only from an earlier run's
-        reservation has no fingerprint to compare: it is looked up as it reads now.
+        accepted, and the old entry is ignored (``None``: the row is new).
 
         Raises:
             JournalMismatchError: the fields of a row that was (or may have been) sent changed
@@ -404,13 +371,13 @@ class Journal:
         if self._fresh:
             return None
         entry = self.get(row_number)
-        if entry is not None and entry.fingerprint not in (fingerprint, ""):
+        if entry is not None and entry.fingerprint != fingerprint:
             if entry.state == FAILED:
-                self._replaced.add(row_number)  # its record must be overwritten before a send
                 return None
             raise JournalMismatchError(
-                f"row {row_number} differs from the row recorded in {self.path}; the input "
-                "changed since the last run (use --fresh to start over)"
+                f"row {row_number} differs from the row recorded ({entry.state}) in {self.path}; the "
+                "input changed since the last run. Restore the row, or use --fresh to start over (rows "
+                "recorded created or sending would then be sent again)"
             )
         return entry
 
@@ -440,36 +407,47 @@ class Journal:
         self._in_flight.add(row_number)
         await self._durable()
 
-    _RESERVE_SQL = "INSERT INTO reserved (run, through, sent_at) VALUES (?, ?, ?)"
+    def read(self, row_number: int, fingerprint: str, sent_at: float) -> None:
+        """Record ``sending`` for a row :meth:`check` found new, as it is read ahead of the sends.
+
+        Buffered: the record is durable after the next :meth:`commit`, which must come before the
+        row is handed out to be sent. Rows read but never sent lose it again (:meth:`not_sent`,
+        :meth:`release`).
+        """
+        self._write(self._SENDING_SQL, (row_number, fingerprint, sent_at))
+        self._reading.append(row_number)
 
     def before_send(
         self, row_number: int, fingerprint: str, sent_at: float, *, known: bool
     ) -> Coroutine[Any, Any, None] | None:
-        """Make the row's "may be sent" record durable; await the result, if any, before sending.
+        """Make the row's ``sending`` record durable; await the result, if any, before sending.
 
         Args:
             row_number: The row.
-            fingerprint: Its fingerprint (kept on a per-row record).
+            fingerprint: Its fingerprint.
             sent_at: Its first send time, UTC epoch seconds (an earlier run's, if any).
             known: :meth:`check` returned an entry for it (the journal holds the row already).
 
         Returns:
-            ``None`` when a committed reservation of this run already covers the row (nothing
-            to wait for), else a coroutine that returns once the record is committed: a new
-            reservation of the next :attr:`reserve_ahead` rows, or for a row the journal holds
-            (``known``, or a stale record :meth:`check` ignored) a per-row ``sending`` record.
+            ``None`` when the row's record from :meth:`read` is committed already (nothing to
+            wait for), else a coroutine that returns once its ``sending`` record is committed.
         """
-        if known or row_number in self._replaced:
-            self._write_sending(row_number, fingerprint, sent_at)
-        elif row_number > self._through:
-            if row_number > self._reserving:
-                self._reserving = row_number + self.reserve_ahead - 1
-                self._write(self._RESERVE_SQL, (self._run, self._reserving, sent_at))
-        else:
-            self._in_flight.add(row_number)
-            return None
         self._in_flight.add(row_number)
+        if not known and row_number in self._unsent:
+            self._unsent.discard(row_number)
+            return None
+        self._write_sending(row_number, fingerprint, sent_at)
         return self._durable()
+
+    _NOT_SENT_SQL = "DELETE FROM rows WHERE row_number = ? AND state = 'sending'"
+
+    def not_sent(self, row_number: int) -> None:
+        """A row read ahead ends without being sent (skipped): drop its ``sending`` record, so
+        the next run does not look it up. Committed with the next batch."""
+        if row_number in self._unsent:
+            self._unsent.discard(row_number)
+            self._write(self._NOT_SENT_SQL, (row_number,))
+            self._schedule_timer()
 
     async def _durable(self) -> None:
         """Return once every write made so far is committed, sharing the commit (see above)."""
@@ -496,11 +474,13 @@ class Journal:
         self._schedule_timer()
 
     def release(self) -> None:
-        """Drop this run's reservations, once every row it sent has its outcome (or a per-row
-        ``sending`` record) written: commits those first. Earlier runs' reservations stay."""
+        """The run ends: commit every write, and drop the ``sending`` records of rows read ahead
+        but never sent (a row that may have been sent keeps its record)."""
         self._commit()
-        self._db.execute("DELETE FROM reserved WHERE run = ?", (self._run,))
-        self._through = self._reserving = 0
+        unsent, self._unsent = self._unsent, set()
+        for row_number in unsent:
+            self._write(self._NOT_SENT_SQL, (row_number,))
+        self._commit()
 
     _FINISH_SQL = """
         INSERT INTO rows (row_number, fingerprint, state, record_id, error) VALUES (?, ?, ?, ?, ?)
@@ -515,6 +495,7 @@ class Journal:
         self._write(self._FINISH_SQL, (row_number, fingerprint, state, record_id, error))
         self._finishing.add(row_number)
         self._in_flight.discard(row_number)
+        self._unsent.discard(row_number)  # e.g. failed its validation before it was sent
         self._schedule_timer()
 
     async def flush(self) -> None:

@@ -1,9 +1,8 @@
 """The journal batches its commits without giving up crash safety.
 
-Before a row's request leaves, a record that it may be sent must be committed (visible to
-another connection, so on disk for a killed process): a reservation covering it (a fresh row) or
-its own "sending" record (a row the journal already holds). One reservation covers many rows,
-and commits are shared by the rows that get there in the same event-loop turn.
+Before a row's request leaves, its "sending" record (with its fingerprint) must be committed
+(visible to another connection, so on disk for a killed process). Rows are read ahead and
+recorded together, so one commit covers many rows.
 """
 
 from __future__ import annotations
@@ -22,12 +21,9 @@ from crm_core._reconcile import CreateLedger
 
 
 def _recorded_as_sent(other: sqlite3.Connection, number: int) -> str:
-    """What another connection (a crash) sees for the row: its state, "reserved", or "nothing"."""
-    found = other.execute("SELECT state FROM rows WHERE row_number = ?", (number,)).fetchone()
-    if found is not None:
-        return str(found[0])
-    covered = other.execute("SELECT 1 FROM reserved WHERE through >= ?", (number,)).fetchone()
-    return "reserved" if covered is not None else "nothing"
+    """What another connection (a crash) sees for the row: its state and fingerprint, or "nothing"."""
+    found = other.execute("SELECT state, fingerprint FROM rows WHERE row_number = ?", (number,)).fetchone()
+    return "nothing" if found is None else f"{found[0]} {found[1]}"
 
 
 async def test_each_row_is_durably_journaled_before_it_is_sent_and_commits_are_shared(tmp_path: Path) -> None:
@@ -35,10 +31,10 @@ async def test_each_row_is_durably_journaled_before_it_is_sent_and_commits_are_s
     journal = Journal(path, job="batching")
     other = sqlite3.connect(path)  # what a crash would leave behind is what another connection sees
     ids = itertools.count(1)
-    seen_at_send: list[str] = []
+    seen_at_send: dict[int, str] = {}
 
     async def create(payload: Mapping[str, Any], options: CreateOptions) -> int:
-        seen_at_send.append(_recorded_as_sent(other, payload["n"]))
+        seen_at_send[payload["n"]] = _recorded_as_sent(other, payload["n"])
         await asyncio.sleep(0.002)  # rows finish together, so the next ones start together
         return next(ids)
 
@@ -47,14 +43,12 @@ async def test_each_row_is_durably_journaled_before_it_is_sent_and_commits_are_s
         rows, build=dict, create=create, id_of=lambda v: v, ledger=CreateLedger(), concurrency=10, journal=journal
     )
     assert summary.created == 300
-    assert seen_at_send == ["reserved"] * 300
-    # One reservation per 128 rows (3), plus outcome commits (one per 0.2 s, and with the
-    # reservations); one per row would be 300 or more.
-    assert journal.commits <= 12
+    assert seen_at_send == {row["n"]: f"sending {row_fingerprint(row)}" for row in rows}
+    # About one per 64 rows read (half the read-ahead), plus outcome commits (one per 0.2 s);
+    # one per row would be 300 or more.
+    assert journal.commits <= 15
     journal.close()
     assert dict(other.execute("SELECT state, COUNT(*) FROM rows GROUP BY state").fetchall()) == {"created": 300}
-    # A run that ended has every outcome written, so it drops its reservations.
-    assert other.execute("SELECT COUNT(*) FROM reserved").fetchone() == (0,)
     other.close()
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import os
 import random
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -197,6 +199,58 @@ def test_import_killed_with_sigkill_then_rerun_ends_exactly_once(tmp_path: Path)
         process.wait(timeout=30)
     assert kills >= 2
     final = subprocess.run([*command, "--sandbox-faults", "5%,seed=99"], capture_output=True, text=True, timeout=300)
+    assert final.returncode == 0, final.stdout + final.stderr
+    emulator = LoftyEmulator(state_path=state)
+    have = Counter((str(t["leadId"]), t["content"], t["type"]) for t in emulator.tasks.values())
+    assert have == Counter((r["lead_id"], r["content"], r["type"]) for r in rows)
+
+
+def test_a_row_edited_after_sigkill_is_refused_until_it_is_restored(tmp_path: Path) -> None:
+    """Every row in flight at a crash is on disk with its fingerprint: editing one is refused
+    (it may have landed as it read before), not created beside the old version."""
+    source = tmp_path / "tasks.csv"
+    rows = _write_rows(source, 400)
+    command = [sys.executable, "-m", "lofty_async", "tasks", "import", str(source), "--sandbox", "--no-progress"]
+    journal = tmp_path / "tasks.csv.sandbox.journal.sqlite"
+    # 40 rows per second: the job is killed while rows are in flight and read ahead.
+    process = subprocess.Popen(
+        [*command, "--sandbox-rate-limit", "20/0.5"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 60
+    states: dict[int, str] = {}
+    while time.monotonic() < deadline and list(states.values()).count("created") < 20:
+        time.sleep(0.1)
+        if journal.exists():
+            with contextlib.closing(sqlite3.connect(journal)) as db:
+                states = dict(db.execute("SELECT row_number, state FROM rows").fetchall())
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait(timeout=30)
+    with contextlib.closing(sqlite3.connect(journal)) as db:
+        states = dict(db.execute("SELECT row_number, state FROM rows").fetchall())
+    in_doubt = sorted(n for n, state in states.items() if state == "sending")
+    assert in_doubt and list(states.values()).count("created") >= 20
+    state = tmp_path / "tasks.csv.sandbox-state.jsonl"
+    before = len(LoftyEmulator(state_path=state).tasks)
+
+    edited = [dict(row) for row in rows]
+    edited[in_doubt[0] - 1]["content"] = "Edited after the crash"
+    with source.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(edited)
+    refused = subprocess.run([*command, "--sandbox-rate-limit", "off"], capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert f"row {in_doubt[0]} differs from the row recorded (sending)" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    # Rows before it may have gone out (they were in doubt or new); nothing was created twice.
+    emulator = LoftyEmulator(state_path=state)
+    assert len(emulator.tasks) >= before
+    assert max(Counter((str(t["leadId"]), t["content"], t["type"]) for t in emulator.tasks.values()).values()) <= (
+        max(Counter((r["lead_id"], r["content"], r["type"]) for r in rows).values())
+    )
+
+    _write_rows(source, 400)  # restored: the job finishes, every row exactly once
+    final = subprocess.run([*command, "--sandbox-rate-limit", "off"], capture_output=True, text=True, timeout=300)
     assert final.returncode == 0, final.stdout + final.stderr
     emulator = LoftyEmulator(state_path=state)
     have = Counter((str(t["leadId"]), t["content"], t["type"]) for t in emulator.tasks.values())
