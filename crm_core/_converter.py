@@ -318,6 +318,9 @@ def make_converter(*, naming: Naming = "camel", strict: bool = False) -> cattrs.
             overrides[a.name] = override(
                 rename=_wire_name(a, naming), omit_if_default=a.default is None, unstruct_hook=hook
             )
+        plain = extra is None and all(hints.get(a.name) in _PLAIN_TYPES for a in attrs.fields(cls))
+        if plain:  # every value goes out as it is: one generated function, in field order
+            return _plain_unstructure_fn(cls, naming)
         generated = make_dict_unstructure_fn(cls, converter, **overrides)
         order = [_wire_name(a, naming) for a in attrs.fields(cls) if a.name != extra]
 
@@ -768,6 +771,37 @@ class WireModel:
     """
 
     extra: Mapping[str, Any] = attrs.field(factory=dict, repr=False, metadata={"extra": True})
+
+
+_PLAIN_TYPES: frozenset[Any] = frozenset([str, int, float, bool, str | None, int | None, float | None, bool | None])
+"""Field types cattrs unstructures as they are (no hook): such a model's unstructure is generated whole."""
+
+
+def _plain_unstructure_fn(cls: type[Any], naming: Naming) -> Any:
+    """The unstructure function of a model whose fields all go out as they are.
+
+    Same output as cattrs' generated function with the overrides above (wire names, fields
+    defaulting to ``None`` omitted when ``None``), in field order, without its re-ordering pass.
+    """
+    lines = ["def unstructure(value):"]
+    required: list[str] = []
+    rest: list[str] = []
+    for a in attrs.fields(cls):
+        wire = _wire_name(a, naming)
+        if a.default is None:
+            rest += [f"    v = value.{a.name}", f"    if v is not None: out[{wire!r}] = v"]
+        elif rest:
+            rest.append(f"    out[{wire!r}] = value.{a.name}")
+        else:
+            required.append(f"{wire!r}: value.{a.name}")
+    lines.append("    out = {" + ", ".join(required) + "}")
+    lines += rest
+    lines.append("    return out")
+    namespace: dict[str, Any] = {}
+    exec(compile("\n".join(lines), f"<unstructure {cls.__qualname__}>", "exec"), namespace)
+    function = namespace["unstructure"]
+    function.__qualname__ = f"unstructure_{cls.__name__}"
+    return function
 
 
 def _extra_field(cls: type[Any]) -> str | None:

@@ -222,17 +222,17 @@ class SessionView:
         finally:
             call.close()  # never started when the wait for the gate was cancelled
 
-    async def run(
+    def run(
         self,
         request: Request,
         decode: Callable[[Response], T],
         *,
         retry: RetryPolicy | None = None,
-        timeout: float | None = None,  # noqa: ASYNC109 - a per-attempt limit for aiohttp
+        timeout: float | None = None,
         settle: Settle | None = None,
-    ) -> T:
+    ) -> Coroutine[Any, Any, T]:
         """:meth:`HTTPSession.run` with this view's options; every decoded 2xx is recorded for
-        raw-response callers.
+        raw-response callers. Returns the session's coroutine (no coroutine of its own): await it.
 
         Raises:
             APIError: as :meth:`HTTPSession.run`, or whatever ``settle`` raises.
@@ -242,10 +242,8 @@ class SessionView:
             decode = _recording(decode, captured)
         policy = retry or self.options.retry
         limit = timeout if timeout is not None else self.options.timeout
-        if self._gate is None:
-            return await self.session.run(request, decode, retry=policy, timeout=limit, settle=settle)
-        async with self._gate:
-            return await self.session.run(request, decode, retry=policy, timeout=limit, settle=settle)
+        call = self.session.run(request, decode, retry=policy, timeout=limit, settle=settle)
+        return call if self._gate is None else self._gated(call)
 
 
 def _identity(response: Response) -> Response:

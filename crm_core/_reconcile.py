@@ -31,10 +31,10 @@ import json
 import time
 from array import array
 from collections import OrderedDict, deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Hashable, Iterable, Iterator
 from collections.abc import Set as AbstractSet
 from datetime import datetime
-from typing import Generic, Protocol, TypeVar, cast
+from typing import Any, Generic, Protocol, TypeVar, cast
 
 import attrs
 
@@ -183,6 +183,7 @@ class CreateLedger:
         self.retention = retention
         self.max_claimed = max_claimed
         self._clock = clock
+        self._claims = 0
         self.in_flight: dict[str, asyncio.Future[Hashable | None]] = {}
         self._results: OrderedDict[str, object] = OrderedDict()
         self._settling: dict[str, tuple[asyncio.Lock, list[int]]] = {}
@@ -232,9 +233,16 @@ class CreateLedger:
         return record_id in self._claimed
 
     def claim(self, record_id: Hashable, dedupe_key: str | None = None) -> None:
-        """Record that ``record_id`` was created by us (for ``dedupe_key``, if any)."""
-        self._claimed.add(record_id, self._clock())
-        self._expire()
+        """Record that ``record_id`` was created by us (for ``dedupe_key``, if any).
+
+        Expired IDs are dropped every 64 claims (and whenever :attr:`claimed` is read), so the
+        ledger may briefly hold up to 63 more than ``max_claimed``, never fewer than it should.
+        """
+        now = self._clock()
+        self._claimed.add(record_id, now)
+        self._claims += 1
+        if not self._claims & 63:
+            self._claimed.expire(now - self.retention, self.max_claimed)
         if dedupe_key is not None:
             self.dedupe.put(dedupe_key, record_id)
 
@@ -329,7 +337,7 @@ def _cannot_tell(error: APIError, why: str, *, resent: int = 0) -> Reconciliatio
     )
 
 
-async def send_create_once(
+def send_create_once(
     http: HTTPSession,
     request: Request,
     *,
@@ -342,8 +350,10 @@ async def send_create_once(
     dedupe_key: str | None = None,
     known: Callable[[Hashable], Awaitable[T]] | None = None,
     check_first: bool = False,
-) -> T:
+) -> Coroutine[Any, Any, T]:
     """Create once: send ``request``; settle any ambiguous failure by looking the write up.
+
+    Returns the call's coroutine (await it): no coroutine layer of its own.
 
     The send, its retries and its re-sends run in the session's one retry loop
     (:meth:`HTTPSession.run`): after an ambiguous failure (timeout or reset after sending, 500,
@@ -378,7 +388,27 @@ async def send_create_once(
             reconciliation disabled.
     """
     if dedupe_key is None:
-        return await _create(http, request, decode, lookup, id_of, ledger, settings, sent_at, None, check_first)
+        return _create(http, request, decode, lookup, id_of, ledger, settings, sent_at, None, check_first)
+    return _create_deduped(
+        http, request, decode, lookup, id_of, ledger, settings, sent_at, dedupe_key, known, check_first
+    )
+
+
+async def _create_deduped(
+    http: HTTPSession,
+    request: Request,
+    decode: Callable[[Response], T],
+    lookup: Callable[[], Awaitable[list[Candidate[Hashable, T]]]],
+    id_of: Callable[[T], Hashable],
+    ledger: CreateLedger,
+    settings: ReconcileSettings,
+    sent_at: datetime,
+    dedupe_key: str,
+    known: Callable[[Hashable], Awaitable[T]] | None,
+    check_first: bool,
+) -> T:
+    """:func:`send_create_once` with a ``dedupe_key``: a repeat, or a concurrent twin, gets the
+    first record without sending."""
     while True:
         previous = ledger.dedupe.get(dedupe_key)
         if previous is not None:

@@ -11,6 +11,7 @@ from collections.abc import (
     AsyncIterable,
     Awaitable,
     Callable,
+    Coroutine,
     Hashable,
     Iterable,
     Mapping,
@@ -303,7 +304,7 @@ class Tasks(CreatingResource):
             time_zone_code=time_zone_code,
             address=address,
         )
-        return await self.create_checked(payload, dedupe_key=dedupe_key, ledger=ledger)
+        return await self._send_create(payload, dedupe_key, ledger, False, None)
 
     async def create_checked(
         self,
@@ -326,6 +327,17 @@ class Tasks(CreatingResource):
                 before sending.
             sent_at: When it was first sent (aware); default now.
         """
+        return await self._send_create(payload, dedupe_key, ledger, check_first, sent_at)
+
+    def _send_create(
+        self,
+        payload: TaskCreate,
+        dedupe_key: str | None,
+        ledger: CreateLedger | None,
+        check_first: bool,
+        sent_at: datetime | None,
+    ) -> Coroutine[Any, Any, int]:
+        """The coroutine of :meth:`create_checked` (no coroutine layer of its own)."""
         request = create_request(payload, self.converter)
 
         async def lookup() -> builtins.list[Candidate[Hashable, int]]:
@@ -339,7 +351,7 @@ class Tasks(CreatingResource):
         async def known(task_id: Hashable) -> int:
             return int(str(task_id))
 
-        return await send_create_once(
+        return send_create_once(
             cast(HTTPSession, self.session),  # duck-typed: send, emit, url_for
             request,
             decode=lambda response: record_id(response, "taskId"),
@@ -572,14 +584,8 @@ class Tasks(CreatingResource):
                 raise ValidationError(unknown[0], row[unknown[0]], "one of the fields " + ", ".join(CREATE_FIELDS))
             return build_task_create(**{name: row.get(name) for name in CREATE_FIELDS})
 
-        async def create(payload: TaskCreate, options: CreateOptions) -> int:
-            return await self.create_checked(
-                payload,
-                dedupe_key=options.dedupe_key,
-                ledger=options.ledger,
-                check_first=options.check_first,
-                sent_at=options.sent_at,
-            )
+        def create(payload: TaskCreate, options: CreateOptions) -> Coroutine[Any, Any, int]:
+            return self._send_create(payload, options.dedupe_key, options.ledger, options.check_first, options.sent_at)
 
         return await bulk_create(
             rows,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import builtins
 import re
-from collections.abc import AsyncIterable, Awaitable, Callable, Hashable, Iterable, Mapping
+from collections.abc import AsyncIterable, Awaitable, Callable, Coroutine, Hashable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -218,7 +218,7 @@ class Tasks(CreatingResource):
             now=self.session.clock.time(),
             allow_unknown=allow_unknown,
         )
-        return await self.create_checked(payload, dedupe_key=dedupe_key, ledger=ledger)
+        return await self._send_create(payload, dedupe_key, ledger, False, None)
 
     async def create_checked(
         self,
@@ -233,6 +233,17 @@ class Tasks(CreatingResource):
 
         Source: POST /enterprise/api/lead/{lead_id}/task
         """
+        return await self._send_create(payload, dedupe_key, ledger, check_first, sent_at)
+
+    def _send_create(
+        self,
+        payload: TaskCreate,
+        dedupe_key: str | None,
+        ledger: CreateLedger | None,
+        check_first: bool,
+        sent_at: datetime | None,
+    ) -> Coroutine[Any, Any, Task]:
+        """The coroutine of :meth:`create_checked` (no coroutine layer of its own)."""
         request = Request(
             method="POST",
             path=_task_path(payload.lead_id),
@@ -258,7 +269,7 @@ class Tasks(CreatingResource):
                     return task
             raise ValidationError("dedupe_key", dedupe_key, "a key whose task still exists")
 
-        return await send_create_once(
+        return send_create_once(
             cast(HTTPSession, self.session),  # duck-typed: send, emit, url_for
             request,
             decode=lambda response: structure(self.converter, response.data, Task, response),
@@ -392,14 +403,8 @@ class Tasks(CreatingResource):
             fields = {name: row.get(name) for name in CREATE_FIELDS}
             return build_task_create(**fields, now=self.session.clock.time(), allow_unknown=allow_unknown)
 
-        async def create(payload: TaskCreate, options: CreateOptions) -> Task:
-            return await self.create_checked(
-                payload,
-                dedupe_key=options.dedupe_key,
-                ledger=options.ledger,
-                check_first=options.check_first,
-                sent_at=options.sent_at,
-            )
+        def create(payload: TaskCreate, options: CreateOptions) -> Coroutine[Any, Any, Task]:
+            return self._send_create(payload, options.dedupe_key, options.ledger, options.check_first, options.sent_at)
 
         def by_lead(row: Mapping[str, Any]) -> Hashable | None:
             lead = row.get("lead_id")

@@ -8,6 +8,9 @@ SDKs' converters, strict and not.
 
 from __future__ import annotations
 
+import inspect
+import sys
+import typing
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,7 +18,7 @@ import attrs
 import cattrs
 import pytest
 
-from crm_core._converter import WireModel, make_converter, parse_datetime
+from crm_core._converter import _PLAIN_TYPES, WireModel, _extra_field, _wire_name, make_converter, parse_datetime
 from lofty_async import LoftyClient
 from lofty_async._lead_models import Lead
 from lofty_async._models import Task as LoftyTask
@@ -252,3 +255,43 @@ def test_a_boolean_field_never_guesses(wire: Any) -> None:
     # Tester finding: ``"false"`` read as True (``bool("false")``).
     fast, slow = _both(_lofty(False), LoftyTask, {**LOFTY_TASK, "allDay": wire})
     assert fast == slow and isinstance(fast, tuple), "a non-boolean must fail"
+
+
+def _plain_models() -> list[type[Any]]:
+    """Every attrs model of both SDKs whose fields all go out as they are (plain unstructure)."""
+    found: dict[str, type[Any]] = {}
+    for module_name in sorted(sys.modules):
+        if not module_name.startswith(("lofty_async.", "superfone_async.")):
+            continue
+        for _, cls in inspect.getmembers(sys.modules[module_name], attrs.has):
+            try:
+                hints = typing.get_type_hints(cls)
+            except NameError:  # a resource or helper, not a wire model
+                continue
+            if _extra_field(cls) is None and all(hints.get(a.name) in _PLAIN_TYPES for a in attrs.fields(cls)):
+                found[f"{cls.__module__}.{cls.__qualname__}"] = cls
+    return [found[name] for name in sorted(found)]
+
+
+@pytest.mark.parametrize("naming", ["camel", "snake"])
+def test_plain_models_unstructure_as_cattrs_would_in_field_order(naming: Any) -> None:
+    models = _plain_models()
+    assert any(cls.__name__ == "TaskCreate" for cls in models)
+    samples: dict[Any, Any] = {str: "x", int: 7, float: 1.5, bool: True}
+    converter = make_converter(naming=naming)
+    for cls in models:
+        hints = typing.get_type_hints(cls)
+        for leave_out in (False, True):  # every optional field set, then every one None
+            values: dict[str, Any] = {}
+            for a in attrs.fields(cls):
+                kind = hints[a.name]
+                base = next(t for t in samples if kind in (t, t | None))
+                values[a.name] = None if (leave_out and a.default is None) else samples[base]
+            instance = cls(**{a.alias: values[a.name] for a in attrs.fields(cls) if a.init})
+            expected = {
+                _wire_name(a, naming): getattr(instance, a.name)
+                for a in attrs.fields(cls)
+                if not (a.default is None and getattr(instance, a.name) is None)
+            }
+            out = converter.unstructure(instance)
+            assert out == expected and list(out) == list(expected), cls
