@@ -23,7 +23,7 @@ import logging
 import re
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from types import NoneType
 from typing import Any, Literal
@@ -318,7 +318,7 @@ def make_converter(*, naming: Naming = "camel", strict: bool = False) -> cattrs.
             overrides[a.name] = override(
                 rename=_wire_name(a, naming), omit_if_default=a.default is None, unstruct_hook=hook
             )
-        plain = extra is None and all(hints.get(a.name) in _PLAIN_TYPES for a in attrs.fields(cls))
+        plain = extra is None and all(hints.get(a.name) in PLAIN_TYPES for a in attrs.fields(cls))
         if plain:  # every value goes out as it is: one generated function, in field order
             return _plain_unstructure_fn(cls, naming)
         generated = make_dict_unstructure_fn(cls, converter, **overrides)
@@ -773,7 +773,7 @@ class WireModel:
     extra: Mapping[str, Any] = attrs.field(factory=dict, repr=False, metadata={"extra": True})
 
 
-_PLAIN_TYPES: frozenset[Any] = frozenset([str, int, float, bool, str | None, int | None, float | None, bool | None])
+PLAIN_TYPES: frozenset[Any] = frozenset([str, int, float, bool, str | None, int | None, float | None, bool | None])
 """Field types cattrs unstructures as they are (no hook): such a model's unstructure is generated whole."""
 
 
@@ -783,23 +783,45 @@ def _plain_unstructure_fn(cls: type[Any], naming: Naming) -> Any:
     Same output as cattrs' generated function with the overrides above (wire names, fields
     defaulting to ``None`` omitted when ``None``), in field order, without its re-ordering pass.
     """
+    fields = [(a.name, _wire_name(a, naming), None if a.default is None else attrs.NOTHING) for a in attrs.fields(cls)]
+    return plain_unstructure_fn(cls, fields)
+
+
+def plain_unstructure_fn(cls: type[Any], fields: Sequence[tuple[str, str, object]]) -> Callable[[Any], dict[str, Any]]:
+    """A generated ``value -> dict`` for ``cls``, whose listed fields go out as they are.
+
+    Args:
+        cls: An attrs class (its name labels the generated code).
+        fields: ``(attribute, wire name, omitted default)`` in wire order; a field is left out
+            while it equals its omitted default (``attrs.NOTHING``: never left out). Fields not
+            listed are not sent.
+
+    Returns:
+        What cattrs' ``make_dict_unstructure_fn`` with ``rename`` and ``omit_if_default`` gives
+        for such fields, in the listed order (one pass, no hooks: only for values that need none).
+    """
     lines = ["def unstructure(value):"]
-    required: list[str] = []
+    head: list[str] = []
     rest: list[str] = []
-    for a in attrs.fields(cls):
-        wire = _wire_name(a, naming)
-        if a.default is None:
-            rest += [f"    v = value.{a.name}", f"    if v is not None: out[{wire!r}] = v"]
-        elif rest:
-            rest.append(f"    out[{wire!r}] = value.{a.name}")
+    namespace: dict[str, Any] = {}
+    for index, (name, wire, default) in enumerate(fields):
+        if default is attrs.NOTHING:
+            if rest:
+                rest.append(f"    out[{wire!r}] = value.{name}")
+            else:
+                head.append(f"{wire!r}: value.{name}")
+            continue
+        rest.append(f"    v = value.{name}")
+        if default is None:
+            rest.append(f"    if v is not None: out[{wire!r}] = v")
         else:
-            required.append(f"{wire!r}: value.{a.name}")
-    lines.append("    out = {" + ", ".join(required) + "}")
+            namespace[f"default_{index}"] = default
+            rest.append(f"    if v is not default_{index} and v != default_{index}: out[{wire!r}] = v")
+    lines.append("    out = {" + ", ".join(head) + "}")
     lines += rest
     lines.append("    return out")
-    namespace: dict[str, Any] = {}
     exec(compile("\n".join(lines), f"<unstructure {cls.__qualname__}>", "exec"), namespace)
-    function = namespace["unstructure"]
+    function: Callable[[Any], dict[str, Any]] = namespace["unstructure"]
     function.__qualname__ = f"unstructure_{cls.__name__}"
     return function
 

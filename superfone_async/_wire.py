@@ -18,9 +18,11 @@ import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from crm_core._converter import (
+    PLAIN_TYPES,
     fast_structure_fn,
     format_utc_z,
     make_converter,
+    plain_unstructure_fn,
     register_passthrough,
     same_instant_at_precision,
 )
@@ -218,6 +220,8 @@ def request_body(cls: C) -> C:
 def _body_hook(cls: type[Any]) -> Callable[[Any], dict[str, Any]]:
     overrides: dict[str, Any] = {}
     order: list[str] = []
+    plain: list[tuple[str, str, object]] = []
+    hints = typing.get_type_hints(cls)
     for field in attrs.fields(cls):
         if field.metadata.get("in_path"):
             overrides[field.name] = override(omit=True)
@@ -226,6 +230,9 @@ def _body_hook(cls: type[Any]) -> Callable[[Any], dict[str, Any]]:
         order.append(wire)
         omit = field.default is None or field.default is UNSET or bool(field.metadata.get("omit_default"))
         overrides[field.name] = override(rename=wire, omit_if_default=omit)
+        plain.append((field.name, wire, field.default if omit else attrs.NOTHING))
+    if all(hints.get(name) in PLAIN_TYPES for name, _, _ in plain):
+        return plain_unstructure_fn(cls, plain)  # values go out as they are: one generated pass
     generated = make_dict_unstructure_fn(cls, BODY_CONVERTER, **overrides)
 
     def in_field_order(value: Any) -> dict[str, Any]:

@@ -18,7 +18,7 @@ import attrs
 import cattrs
 import pytest
 
-from crm_core._converter import _PLAIN_TYPES, WireModel, _extra_field, _wire_name, make_converter, parse_datetime
+from crm_core._converter import PLAIN_TYPES, WireModel, _extra_field, _wire_name, make_converter, parse_datetime
 from lofty_async import LoftyClient
 from lofty_async._lead_models import Lead
 from lofty_async._models import Task as LoftyTask
@@ -268,7 +268,7 @@ def _plain_models() -> list[type[Any]]:
                 hints = typing.get_type_hints(cls)
             except NameError:  # a resource or helper, not a wire model
                 continue
-            if _extra_field(cls) is None and all(hints.get(a.name) in _PLAIN_TYPES for a in attrs.fields(cls)):
+            if _extra_field(cls) is None and all(hints.get(a.name) in PLAIN_TYPES for a in attrs.fields(cls)):
                 found[f"{cls.__module__}.{cls.__qualname__}"] = cls
     return [found[name] for name in sorted(found)]
 
