@@ -524,8 +524,10 @@ class _ReadAhead:
             async for number, row in self._rows:
                 fingerprint = journal.fingerprint(row)
                 entry = journal.check(number, fingerprint)
-                if entry is None and not self._stopped():  # a stopped job sends no new row
-                    journal.read(number, fingerprint, self._clock.time())
+                # New and failed rows (nothing of theirs landed) are recorded here; a "sending"
+                # or "maybe" row gets its record as it is sent. A stopped job sends no new row.
+                if (entry is None or entry.state == FAILED) and not self._stopped():
+                    journal.read(number, fingerprint, self._clock.time())  # an earlier first send time stays
                 read.append((number, (row, fingerprint, entry)))
                 self._arrived.set()
                 if len(read) + len(self._ready) >= limit:

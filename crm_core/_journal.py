@@ -343,6 +343,9 @@ class Journal:
     def get(self, row_number: int) -> JournalEntry | None:
         """The row's entry, or ``None`` if it was never started."""
         self._commit()
+        return self._select(row_number)
+
+    def _select(self, row_number: int) -> JournalEntry | None:
         found = self._db.execute(
             "SELECT row_number, fingerprint, state, record_id, error, sent_at FROM rows WHERE row_number = ?",
             (row_number,),
@@ -370,7 +373,9 @@ class Journal:
         """
         if self._fresh:
             return None
-        entry = self.get(row_number)
+        # No commit first: nothing of this row is buffered before it is checked (rows are
+        # checked as they are read), so a resumed job does not commit once per row read.
+        entry = self._select(row_number)
         if entry is not None and entry.fingerprint != fingerprint:
             if entry.state == FAILED:
                 return None
@@ -408,7 +413,9 @@ class Journal:
         await self._durable()
 
     def read(self, row_number: int, fingerprint: str, sent_at: float) -> None:
-        """Record ``sending`` for a row :meth:`check` found new, as it is read ahead of the sends.
+        """Record ``sending`` for a row :meth:`check` found new or ``failed``, as it is read ahead
+        of the sends (not for a ``sending`` or ``maybe`` row: its record must outlive a run
+        that does not send it).
 
         Buffered: the record is durable after the next :meth:`commit`, which must come before the
         row is handed out to be sent. Rows read but never sent lose it again (:meth:`not_sent`,
@@ -430,10 +437,11 @@ class Journal:
 
         Returns:
             ``None`` when the row's record from :meth:`read` is committed already (nothing to
-            wait for), else a coroutine that returns once its ``sending`` record is committed.
+            wait for), else a coroutine that returns once its ``sending`` record is committed
+            (``known`` is kept for callers; the record decides).
         """
         self._in_flight.add(row_number)
-        if not known and row_number in self._unsent:
+        if row_number in self._unsent:
             self._unsent.discard(row_number)
             return None
         self._write_sending(row_number, fingerprint, sent_at)

@@ -154,3 +154,25 @@ async def test_a_slow_source_is_not_held_back_by_the_read_ahead(tmp_path: Path) 
     )
     journal.close()
     assert summary.created == 2
+
+
+async def test_a_resumed_job_shares_commits_too(tmp_path: Path) -> None:
+    path = tmp_path / "job.sqlite"
+    rows = [{"n": i + 1} for i in range(300)]
+
+    async def refuse(payload: Mapping[str, Any], options: CreateOptions) -> int:
+        raise ValidationError("n", payload["n"], "refused by the API")
+
+    async def create(payload: Mapping[str, Any], options: CreateOptions) -> int:
+        await asyncio.sleep(0.001)
+        return int(payload["n"])
+
+    for attempt, send in enumerate((refuse, create)):
+        journal = Journal(path, job="read-ahead")
+        summary = await bulk_create(
+            rows, build=dict, create=send, id_of=lambda v: v, ledger=CreateLedger(), concurrency=10, journal=journal
+        )
+        assert (summary.failed, summary.created) == ((300, 0) if attempt == 0 else (0, 300))
+        assert journal.commits <= 20  # not one per row read, in the first run or the resumed one
+        journal.close()
+    assert {state for state, _ in _records(path).values()} == {CREATED}
