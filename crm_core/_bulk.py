@@ -481,8 +481,11 @@ def _journal_state(result: RowResult[Any]) -> str:
     return FAILED
 
 
-_Read = tuple[Mapping[str, Any], str, JournalEntry | None]
-"""A row as :class:`_ReadAhead` hands it out: the row, its fingerprint, its journal entry."""
+_Read = tuple[Mapping[str, Any], str, JournalEntry | None, Any]
+"""A row as :class:`_ReadAhead` hands it out: the row, its fingerprint, its journal entry, and its
+payload (or the ``ValidationError`` that refused it, or :data:`_NOT_BUILT`)."""
+
+_NOT_BUILT: Any = object()
 
 
 class _ReadAhead:
@@ -491,7 +494,9 @@ class _ReadAhead:
     ``journal.read_ahead``) share one commit, instead of one commit per row.
 
     A row is handed out only once its record is committed, so every row is on disk with its
-    fingerprint before its request can leave. The reading runs in its own task
+    fingerprint before its request can leave. Rows are checked (``build``) as they are read: a row
+    that fails its validation is never sent, so it gets no record (and can be fixed after a
+    crash). The reading runs in its own task
     (:meth:`produce`), so a source that yields rows slowly never holds back the rows already
     read: a worker that finds none ready commits what has been read and takes it.
     """
@@ -500,10 +505,12 @@ class _ReadAhead:
         self,
         rows: AsyncIterator[tuple[int, Mapping[str, Any]]],
         journal: Journal,
+        build: Callable[[Mapping[str, Any]], Any],
         clock: Clock,
         stopped: Callable[[], bool],
     ) -> None:
         self._rows = rows
+        self._build = build
         self._journal = journal
         self._clock = clock
         self._stopped = stopped
@@ -524,11 +531,18 @@ class _ReadAhead:
             async for number, row in self._rows:
                 fingerprint = journal.fingerprint(row)
                 entry = journal.check(number, fingerprint)
+                built = _NOT_BUILT
+                if entry is None or entry.state != CREATED:
+                    try:
+                        built = self._build(row)
+                    except ValidationError as error:
+                        built = error  # the row fails as it is handed out, unsent and unrecorded
                 # New and failed rows (nothing of theirs landed) are recorded here; a "sending"
                 # or "maybe" row gets its record as it is sent. A stopped job sends no new row.
-                if (entry is None or entry.state == FAILED) and not self._stopped():
+                new = entry is None or entry.state == FAILED
+                if new and not isinstance(built, ValidationError) and not self._stopped():
                     journal.read(number, fingerprint, self._clock.time())  # an earlier first send time stays
-                read.append((number, (row, fingerprint, entry)))
+                read.append((number, (row, fingerprint, entry, built)))
                 self._arrived.set()
                 if len(read) + len(self._ready) >= limit:
                     self._room.clear()
@@ -667,14 +681,16 @@ async def bulk_create(
             return value
 
     async def worker(number: int, item: _Read) -> T:
-        row, fingerprint, entry = item
+        row, fingerprint, entry, built = item
         fingerprints[number] = fingerprint
         if entry is not None and entry.state == CREATED and entry.record_id is not None:
             done = parse_id(entry.record_id)
             if row.get("dedupe_key") not in (None, ""):
                 ledger.dedupe.put(str(row["dedupe_key"]), done)  # later rows with the key reuse it
             raise AlreadyDone(done)
-        payload = build(row)
+        if isinstance(built, ValidationError):
+            raise built
+        payload: P = build(row) if built is _NOT_BUILT else built
         trial = False if guard.proven else await guard.enter_trial()
         if trial is None:
             raise NotTried(guard.stopped or "the job stopped")
@@ -736,7 +752,7 @@ async def bulk_create(
     items: AsyncIterable[tuple[int, _Read]]
     reader: asyncio.Task[None] | None = None
     if journal is not None:
-        read_ahead = _ReadAhead(numbered(rows), journal, clock, lambda: guard.stopped is not None)
+        read_ahead = _ReadAhead(numbered(rows), journal, build, clock, lambda: guard.stopped is not None)
         reader = asyncio.create_task(read_ahead.produce())
         items = read_ahead
     else:
@@ -764,4 +780,4 @@ async def bulk_create(
 
 async def _unjournaled(rows: AsyncIterator[tuple[int, Mapping[str, Any]]]) -> AsyncIterator[tuple[int, _Read]]:
     async for number, row in rows:
-        yield number, (row, "", None)
+        yield number, (row, "", None, _NOT_BUILT)

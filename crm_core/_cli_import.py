@@ -29,9 +29,10 @@ import attrs
 import click
 
 from ._bulk import BulkPolicy, bulk_policy
-from ._cli_options import check_credential, check_output_path, parse_client_rate, parse_rate
+from ._cli_options import check_credential, check_distinct_paths, check_output_path, parse_client_rate, parse_rate
 from ._importjob import InputFormatError, Shard, import_job_name, remove_files, run_import, scan_file
-from ._journal import Destination, Journal, JournalMismatchError, credential_digest
+from ._journal import Destination, Journal, JournalLockedError, JournalMismatchError, credential_digest
+from ._journal import _lock as journal_lock
 from ._reconcile import ReconcileSettings
 from ._retry import RetryPolicy
 from .emulator import FaultPlan
@@ -144,6 +145,10 @@ def run_command(spec: CLISpec, s: ImportSettings) -> int:
     state_path = Path(s.sandbox_state) if s.sandbox_state else s.file.with_name(s.file.name + ".sandbox-state.jsonl")
     if s.sandbox:
         check_output_path(state_path, "--sandbox-state")
+    outputs = {"--results": results_path, "--journal": journal_path}
+    if s.sandbox:
+        outputs["--sandbox-state"] = state_path
+    check_distinct_paths(s.file, outputs)
     try:
         faults = FaultPlan.parse(s.sandbox_faults) if s.sandbox_faults else None
     except ValueError as exc:
@@ -174,7 +179,14 @@ def run_command(spec: CLISpec, s: ImportSettings) -> int:
         credential=credential_digest(secret),
     )
     if s.fresh:
+        try:  # a run of this job in progress keeps its journal: --fresh must not pull it away
+            held = journal_lock(str(journal_path)) if journal_path.exists() else None
+        except JournalLockedError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            return 2
         remove_files(journal_path, *([state_path] if s.sandbox else []))
+        if held is not None:
+            os.close(held)
     try:  # file and journal problems end here, before a sandbox starts or anything is sent
         total = scan_file(s.file, spec.target)
         Journal(journal_path, job=import_job_name(s.file, spec.target, shard), destination=destination).close()

@@ -114,3 +114,27 @@ def check_output_path(path: Path, option: str) -> Path:
     if path.is_dir():
         raise click.BadParameter(f"{str(path)!r} is a folder, not a file", param_hint=option)
     return path
+
+
+def check_distinct_paths(input_path: Path, outputs: dict[str, Path]) -> None:
+    """Refuse outputs that would overwrite the input, or each other.
+
+    Args:
+        input_path: The file the job reads.
+        outputs: Option name (``"--results"``) to the path it writes; a SQLite journal's side
+            files (``-wal``, ``-shm``) count as its own.
+
+    Raises:
+        click.UsageError: two of the files are the same file (exit status 2, nothing touched).
+    """
+    seen: dict[Path, str] = {input_path.resolve(): "the input file"}
+    for option, path in outputs.items():
+        resolved = path.resolve()
+        names = [resolved]
+        if option == "--journal":
+            names += [Path(f"{resolved}-wal"), Path(f"{resolved}-shm")]
+        for name in names:
+            other = seen.get(name)
+            if other is not None:
+                raise click.UsageError(f"{option} {str(path)!r} is {other}: pick another file (nothing was touched)")
+            seen[name] = f"the file of {option}"

@@ -38,7 +38,14 @@ from typing import Any, Generic, Protocol, TypeVar, cast
 
 import attrs
 
-from ._errors import APIError, APIResponseValidationError, Outcome, ReconcilePending, ReconciliationError
+from ._errors import (
+    APIError,
+    APIResponseValidationError,
+    NotFoundError,
+    Outcome,
+    ReconcilePending,
+    ReconciliationError,
+)
 from ._events import Event, EventKind
 from ._session import HTTPSession, Request, Response
 
@@ -310,7 +317,11 @@ async def _look_up_candidates(
     sent_at: datetime,
     settings: ReconcileSettings,
 ) -> Candidate[Hashable, T] | None:
-    candidates = await lookup()
+    try:
+        candidates = await lookup()
+    except NotFoundError:
+        # The collection the write goes into (the lead) does not exist: neither does the write.
+        return None
     threshold = sent_at.timestamp() - settings.skew
     fresh = [
         c for c in candidates if c.id not in ledger and (c.created_at is None or c.created_at.timestamp() >= threshold)
@@ -378,7 +389,11 @@ def send_create_once(
             without sending.
         known: Turns a remembered record ID back into a result (for ``dedupe_key`` hits).
         check_first: The write may already have been sent (after a crash, or a row set aside
-            by :class:`~crm_core.ReconcilePending`): look it up once before sending.
+            by :class:`~crm_core.ReconcilePending`): look it up before sending, repeatedly until
+            the settle period after ``sent_at`` has passed (an earlier attempt may still land);
+            with ``wait_to_settle=False`` a first look-up that finds nothing before then raises
+            ``ReconcilePending`` instead. A look-up answered 404 (the lead is gone) counts as
+            "absent".
 
     Raises:
         ReconciliationError: the write may have landed and the lookup could not tell.
@@ -459,15 +474,38 @@ async def _create(
             )
 
     if check_first:
-        try:
-            found = await _look_up_candidates(lookup, ledger, sent_at, settings)
-        except APIError as lookup_error:
-            told("cannot tell")
-            raise _cannot_tell(lookup_error, "the lookup after a restart failed") from lookup_error
-        told("found" if found is not None else "not found")
-        if found is not None:
-            ledger.claim(found.id, dedupe_key)
-            return found.value
+        # An earlier attempt (a crashed run's) may still land until the settle period after
+        # its first send has passed: look until then before sending again.
+        clock = http.clock
+        until = sent_at.timestamp() + settings.settle_period(http.timeout)
+        delay = settings.lookup_delay
+        while True:
+            try:
+                found = await _look_up_candidates(lookup, ledger, sent_at, settings)
+            except APIError as lookup_error:
+                told("cannot tell")
+                raise _cannot_tell(lookup_error, "the lookup after a restart failed") from lookup_error
+            if found is not None:
+                told("found")
+                ledger.claim(found.id, dedupe_key)
+                return found.value
+            left = until - clock.time()
+            if left <= 0:
+                break
+            if not settings.wait_to_settle:
+                told("pending")
+                raise ReconcilePending(
+                    "An earlier attempt of this create may still land and is not visible yet; "
+                    "re-check it after recheck_at (look it up before sending it again)",
+                    recheck_at=until,
+                    method=request.method,
+                    url=http.url_for(request),
+                    outcome=Outcome.MAYBE_PROCESSED,
+                    operation=request.operation,
+                )
+            await clock.sleep(min(delay, left))
+            delay = min(delay * 2, settings.max_lookup_delay)
+        told("not found")
     resends = 0
 
     async def settle(error: APIError) -> T | None:

@@ -239,3 +239,54 @@ def test_an_unwritable_results_file_is_a_usage_error(tmp_path: Path, server: tup
     if result.exit_code == 0:  # running as root: permissions do not apply
         pytest.skip("the test runs with permissions that ignore the folder's mode")
     assert_refused(result, emulator, "cannot read", "out.csv")
+
+
+@pytest.mark.parametrize(
+    ("options", "refused"),
+    [
+        (["--results", "{input}"], "--results"),
+        (["--fresh", "--journal", "{input}"], "--journal"),
+        (["--results", "{journal}"], "--journal"),
+        (["--results", "{journal}-wal"], "--journal"),
+    ],
+)
+def test_outputs_that_would_overwrite_the_input_or_each_other_are_refused(
+    tmp_path: Path, server: tuple[LoftyEmulator, str], options: list[str], refused: str
+) -> None:
+    emulator, url = server
+    source = tmp_path / "tasks.csv"
+    source.write_text(f"{HEADER}\n{ROW}\n", encoding="utf-8")
+    journal = tmp_path / "mine.journal.sqlite"
+    args = [o.format(input=source, journal=journal) for o in options]
+    if "--journal" not in args:
+        args += ["--journal", str(journal)]
+    message = assert_refused(run(url, str(source), *args), emulator, refused)
+    assert "nothing was touched" in message
+    assert source.read_text(encoding="utf-8") == f"{HEADER}\n{ROW}\n"
+
+
+def test_the_sandbox_state_cannot_be_the_input(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source = tmp_path / "tasks.csv"
+    source.write_text(f"{HEADER}\n{ROW}\n", encoding="utf-8")
+    result = CliRunner().invoke(
+        lofty_main, ["tasks", "import", str(source), "--sandbox", "--fresh", "--sandbox-state", str(source)]
+    )
+    assert result.exit_code == 2 and "--sandbox-state" in result.output and "the input file" in result.output
+    assert source.read_text(encoding="utf-8") == f"{HEADER}\n{ROW}\n"
+
+
+def test_fresh_does_not_pull_the_journal_from_under_a_running_job(
+    tmp_path: Path, server: tuple[LoftyEmulator, str]
+) -> None:
+    from crm_core import Journal
+
+    emulator, url = server
+    source = tmp_path / "tasks.csv"
+    source.write_text(f"{HEADER}\n{ROW}\n", encoding="utf-8")
+    journal = tmp_path / "mine.journal.sqlite"
+    running = Journal(journal, job="another run of this job")  # holds the journal's lock
+    try:
+        assert_refused(run(url, str(source), "--journal", str(journal), "--fresh"), emulator, "in use by another run")
+        assert journal.exists()
+    finally:
+        running.close()

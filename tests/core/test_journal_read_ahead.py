@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from crm_core import ValidationError
+from crm_core import Outcome, PermissionDeniedError, ReconcileSettings, RowResult, ValidationError
 from crm_core._bulk import CreateOptions, bulk_create
 from crm_core._journal import CREATED, FAILED, SENDING, Journal, JournalMismatchError, row_fingerprint
 from crm_core._reconcile import CreateLedger
+from crm_core.emulator import FaultKind, FaultPlan, FaultRule
 from lofty_async import LoftyClient
 from lofty_async.testing import SANDBOX_API_KEY, LoftyEmulator
 
@@ -131,7 +133,7 @@ async def test_rows_read_but_never_sent_lose_their_record_and_known_rows_get_the
     assert sorted(sent) == [1, 3]
     assert (summary.created, summary.failed, summary.skipped) == (1, 2, 1)
     # Row 2 (lead a, after row 1 failed) was read and recorded, never sent: its record is gone.
-    # Row 4 failed its validation: its "sending" record became "failed".
+    # Row 4 failed its validation as it was read: never recorded "sending", journaled "failed".
     assert {n: state for n, (state, _) in _records(path).items()} == {1: FAILED, 3: CREATED, 4: FAILED}
 
 
@@ -176,3 +178,55 @@ async def test_a_resumed_job_shares_commits_too(tmp_path: Path) -> None:
         assert journal.commits <= 20  # not one per row read, in the first run or the resumed one
         journal.close()
     assert {state for state, _ in _records(path).values()} == {CREATED}
+
+
+@pytest.mark.parametrize("wait_to_settle", [True, False])
+async def test_a_row_a_crashed_run_sent_is_awaited_until_it_lands_not_sent_again(
+    tmp_path: Path, wait_to_settle: bool
+) -> None:
+    """The crashed run's request commits late (after the re-run's first look-up): the re-run keeps
+    looking (or sets the row aside) until the settle period after its first send, and finds it."""
+    plan = FaultPlan(rules=[FaultRule(kind=FaultKind.LATE_COMMIT, route="POST /v2.0/tasks", times=1)], late_seconds=1.5)
+    emulator = LoftyEmulator(rate_limit=NO_LIMIT, faults=plan)
+    path = tmp_path / "job.sqlite"
+    async with emulator.serve() as url:
+        journal = Journal(path, job="read-ahead")
+        journal.start()
+        for number, row in enumerate(ROWS, 1):
+            journal.read(number, row_fingerprint(row), time.time())
+        journal.commit()
+        async with LoftyClient(api_key=SANDBOX_API_KEY, base_url=url) as lofty:
+            with pytest.raises(TimeoutError):  # the process dies with row 1 on the wire
+                await asyncio.wait_for(lofty.tasks.create(**ROWS[0]), 0.2)
+        journal.close()
+        settings = ReconcileSettings(settle=5.0, lookup_delay=0.2, wait_to_settle=wait_to_settle)
+        resumed = Journal(path, job="read-ahead")
+        async with LoftyClient(api_key=SANDBOX_API_KEY, base_url=url, reconcile=settings) as lofty:
+            summary = await lofty.tasks.create_many(ROWS, journal=resumed)
+        resumed.close()
+    assert summary.created == 6 and summary.failed == 0
+    assert emulator.core.count("POST", "/v2.0/tasks") == 6  # row 1 once, by the crashed run
+    assert sorted(task["content"] for task in emulator.tasks.values()) == sorted(r["content"] for r in ROWS)
+
+
+async def test_a_crashed_rows_lead_that_does_not_exist_ends_failed_not_maybe_forever(tmp_path: Path) -> None:
+    """A look-up answered 404 (no such lead) proves the task absent: the row is sent, refused
+    (Lofty: 400 PERMISSION_DENIED on the lead), and journaled failed (so it can be fixed), not
+    left "maybe"."""
+    emulator = LoftyEmulator(rate_limit=NO_LIMIT)
+    path = tmp_path / "job.sqlite"
+    rows = [{**ROWS[0], "lead_id": 999_999_999_999_999}, ROWS[1]]
+    journal = Journal(path, job="read-ahead")
+    journal.start()
+    for number, row in enumerate(rows, 1):
+        journal.read(number, row_fingerprint(row), time.time() - 3600)  # a crash an hour ago
+    journal.close()
+    async with emulator.serve() as url, LoftyClient(api_key=SANDBOX_API_KEY, base_url=url) as lofty:
+        resumed = Journal(path, job="read-ahead")
+        results: list[RowResult[int]] = []
+        summary = await lofty.tasks.create_many(rows, journal=resumed, on_result=results.append)
+        resumed.close()
+    assert (summary.created, summary.failed) == (1, 1)
+    failed = next(r for r in results if r.row_number == 1)
+    assert isinstance(failed.error, PermissionDeniedError) and failed.outcome is not Outcome.MAYBE_PROCESSED
+    assert {n: state for n, (state, _) in _records(path).items()} == {1: FAILED, 2: CREATED}
