@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import glob
 import os
 import re
 import sqlite3
@@ -90,6 +91,32 @@ def _destination_tag(sandbox: bool, base_url: str) -> str:
     return re.sub(r"[^A-Za-z0-9.-]", "_", host + (f"_{parts.port}" if parts.port else ""))
 
 
+def other_layout_journals(file: Path, *, sandbox: bool, base_url: str, shard: Shard | None) -> list[Path]:
+    """Default journals of ``file`` for the same destination under another ``--shard`` layout
+    that record rows that were (or may have been) created: their rows would be sent again."""
+    tag = _destination_tag(sandbox, base_url)
+    mine = default_journal_path(file, sandbox=sandbox, base_url=base_url, shard=shard)
+    prefix = re.escape(f"{file.name}.shard-")
+    same_count = re.compile(prefix + r"\d+" + re.escape(f"-of-{shard.count}.") if shard else "$^")
+    found = []
+    for candidate in sorted(file.parent.glob(f"{glob.escape(file.name)}*.{glob.escape(tag)}.journal.sqlite")):
+        name = candidate.name
+        if candidate == mine or same_count.match(name):
+            continue  # this run's own, or a sibling shard of the same layout
+        if name != f"{file.name}.{tag}.journal.sqlite" and not re.fullmatch(
+            prefix + r"\d+-of-\d+" + re.escape(f".{tag}.journal.sqlite"), name
+        ):
+            continue  # another input's journal (a file name that starts with this one's)
+        try:
+            with contextlib.closing(sqlite3.connect(f"file:{candidate}?mode=ro", uri=True)) as db:
+                sent = db.execute("SELECT 1 FROM rows WHERE state != 'failed' LIMIT 1").fetchone()
+        except sqlite3.Error:
+            continue
+        if sent is not None:
+            found.append(candidate)
+    return found
+
+
 def default_journal_path(file: Path, *, sandbox: bool, base_url: str, shard: Shard | None) -> Path:
     """``FILE[.shard-I-of-N].<sandbox|host[_port]>.journal.sqlite``."""
     shard_tag = f".{shard.tag}" if shard else ""
@@ -142,6 +169,18 @@ def run_command(spec: CLISpec, s: ImportSettings) -> int:
         else default_journal_path(s.file, sandbox=s.sandbox, base_url=base_url, shard=shard),
         "--journal",
     )
+    if not s.journal and not s.fresh:
+        others = other_layout_journals(s.file, sandbox=s.sandbox, base_url=base_url, shard=shard)
+        if others:
+            layout = f"--shard {shard}" if shard else "no --shard"
+            click.echo(
+                f"Error: {', '.join(str(o) for o in others)} record rows of {s.file} created at this destination "
+                f"by a run with another --shard layout than this one ({layout}); this run would create them "
+                "again. Run with that layout, or pass --journal (or --fresh) if those rows were not created "
+                "where this run goes",
+                err=True,
+            )
+            return 2
     state_path = Path(s.sandbox_state) if s.sandbox_state else s.file.with_name(s.file.name + ".sandbox-state.jsonl")
     if s.sandbox:
         check_output_path(state_path, "--sandbox-state")

@@ -59,6 +59,13 @@ def test_three_shards_import_every_row_exactly_once_in_file_order(
             main, ["tasks", "import", str(source), "--base-url", server.url, "--shard", "2/3", "--rate-limit", "off"]
         )
         assert again.exit_code == 0 and f"{counts[1]} already created by an earlier run" in again.output
+        # Another layout has journals of its own: it would create every row again, so it is refused.
+        posts = emulator.core.count("POST", "/enterprise/api/lead/*/task")
+        for layout in ([], ["--shard", "1/2"]):
+            other = CliRunner().invoke(main, ["tasks", "import", str(source), "--base-url", server.url, *layout, *FAST])
+            assert other.exit_code == 2 and "another --shard layout" in other.output, other.output
+            assert "shard-1-of-3" in other.output
+        assert emulator.core.count("POST", "/enterprise/api/lead/*/task") == posts
     assert sum(counts) == len(rows) and all(counts)
     have = Counter((t["customer_id"], t["type"], t["due_date"][:16]) for t in emulator.tasks.values())
     assert sum(have.values()) == len(rows) == emulator.core.count("POST", "/enterprise/api/lead/*/task")
