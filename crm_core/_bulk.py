@@ -35,7 +35,7 @@ import attrs
 from ._attrs_init import direct_init
 from ._bulk_policy import BulkPolicy, JobGuard, bulk_policy, cause, current_policy, refused
 from ._clock import Clock, SystemClock
-from ._errors import APIError, AuthenticationError, Outcome, ValidationError
+from ._errors import APIError, AuthenticationError, Outcome, ReconcilePending, ValidationError
 from ._journal import CREATED, FAILED, MAYBE, SENDING, Journal, JournalEntry
 from ._reconcile import CreateLedger
 
@@ -639,6 +639,7 @@ async def bulk_create(
 
     async def send(number: int, payload: P, options: CreateOptions) -> T:
         fingerprint = fingerprints[number]
+        waited = False
         while True:
             if guard.stopped is not None:
                 # An earlier attempt of this call may have been ambiguous: the row stays
@@ -661,6 +662,13 @@ async def bulk_create(
                     options = attrs.evolve(options, check_first=True)
                     continue
                 guard.reachable()
+                if key is not None and options.check_first and isinstance(error, ReconcilePending) and not waited:
+                    # A row an earlier (crashed) run may have sent, in an ordered job: wait here
+                    # for its settle period, holding its lane, instead of setting it aside and
+                    # skipping the lane's later rows. The waits of such rows overlap.
+                    waited = True
+                    await clock.sleep(max(0.0, error.recheck_at - clock.time()))
+                    continue
                 if error.outcome is Outcome.MAYBE_PROCESSED and cause(error, AuthenticationError) is None:
                     if journal is not None:
                         journal.finish(number, fingerprint, MAYBE, error=str(error))

@@ -399,7 +399,8 @@ class Tasks(CreatingResource):
         def build(row: Mapping[str, Any]) -> TaskCreate:
             unknown = sorted(set(row) - set(CREATE_FIELDS) - {"dedupe_key"})
             if unknown:
-                raise ValidationError(unknown[0], row[unknown[0]], "one of the fields " + ", ".join(CREATE_FIELDS))
+                allowed = "one of the fields " + ", ".join((*CREATE_FIELDS, "dedupe_key"))
+                raise ValidationError(unknown[0], row[unknown[0]], allowed)
             fields = {name: row.get(name) for name in CREATE_FIELDS}
             return build_task_create(**fields, now=self.session.clock.time(), allow_unknown=allow_unknown)
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from crm_core import Outcome, PermissionDeniedError, ReconcileSettings, RowResult, ValidationError
+from crm_core import Outcome, PermissionDeniedError, ReconcilePending, ReconcileSettings, RowResult, ValidationError
 from crm_core._bulk import CreateOptions, bulk_create
 from crm_core._journal import CREATED, FAILED, SENDING, Journal, JournalMismatchError, row_fingerprint
 from crm_core._reconcile import CreateLedger
@@ -230,3 +230,41 @@ async def test_a_crashed_rows_lead_that_does_not_exist_ends_failed_not_maybe_for
     failed = next(r for r in results if r.row_number == 1)
     assert isinstance(failed.error, PermissionDeniedError) and failed.outcome is not Outcome.MAYBE_PROCESSED
     assert {n: state for n, (state, _) in _records(path).items()} == {1: FAILED, 2: CREATED}
+
+
+async def test_an_ordered_job_waits_for_a_crashed_rows_settle_period_instead_of_skipping_its_lane(
+    tmp_path: Path,
+) -> None:
+    """Superfone-style per-lead order: a row a crashed run may have sent holds its lane until its
+    settle period has passed (then it is looked up and found), so the lead's later rows follow in
+    order in the same run instead of ending "waits for row N"."""
+    path = tmp_path / "job.sqlite"
+    rows = [{"lead": "a", "n": 1}, {"lead": "a", "n": 2}, {"lead": "b", "n": 3}]
+    crashed_at = time.time()
+    journal = Journal(path, job="read-ahead")
+    journal.start()
+    journal.read(1, row_fingerprint(rows[0]), crashed_at)
+    journal.close()
+    order: list[int] = []
+
+    async def create(payload: Mapping[str, Any], options: CreateOptions) -> int:
+        n = int(payload["n"])
+        if options.check_first and time.time() < crashed_at + 0.5:
+            raise ReconcilePending("not visible yet", recheck_at=crashed_at + 0.5, outcome=Outcome.MAYBE_PROCESSED)
+        order.append(n)
+        return n
+
+    resumed = Journal(path, job="read-ahead")
+    summary = await bulk_create(
+        rows,
+        build=dict,
+        create=create,
+        id_of=lambda v: v,
+        ledger=CreateLedger(),
+        concurrency=2,
+        key=lambda row: row["lead"],
+        journal=resumed,
+    )
+    resumed.close()
+    assert (summary.created, summary.skipped, summary.failed) == (3, 0, 0)
+    assert order.index(1) < order.index(2) and time.time() >= crashed_at + 0.5
