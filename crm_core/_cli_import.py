@@ -19,6 +19,7 @@ import gc
 import glob
 import os
 import re
+import signal
 import sqlite3
 import sys
 from collections.abc import Iterator
@@ -280,8 +281,35 @@ def run_command(spec: CLISpec, s: ImportSettings) -> int:
                 click.echo(f"Faults injected by the sandbox: {injected or 'none'}")
             return report.exit_code
 
+    async def until_sigterm() -> int:
+        # SIGTERM (a service manager, `kill`) stops the job the way Ctrl-C does: the rows in
+        # flight are journaled "maybe" (the re-run looks them up), the results file and the
+        # journal are flushed and closed. Without this, Python dies at once and the results
+        # file loses its buffered rows.
+        task = asyncio.current_task()
+        loop = asyncio.get_running_loop()
+        try:
+            if task is not None:
+                loop.add_signal_handler(signal.SIGTERM, task.cancel)
+        except (ValueError, RuntimeError, NotImplementedError):  # not the main thread, or Windows
+            task = None
+        try:
+            return await job()
+        except asyncio.CancelledError:
+            if task is None or not task.cancelling():
+                raise
+            click.echo(
+                "Stopped by SIGTERM: the rows in flight are journaled and looked up by the next run; "
+                "run the same command again to finish",
+                err=True,
+            )
+            return 128 + signal.SIGTERM
+        finally:
+            if task is not None:
+                loop.remove_signal_handler(signal.SIGTERM)
+
     try:
-        return asyncio.run(job())
+        return asyncio.run(until_sigterm())
     except (InputFormatError, JournalMismatchError) as exc:
         click.echo(f"Error: {exc}", err=True)
         return 2

@@ -255,3 +255,35 @@ def test_a_row_edited_after_sigkill_is_refused_until_it_is_restored(tmp_path: Pa
     emulator = LoftyEmulator(state_path=state)
     have = Counter((str(t["leadId"]), t["content"], t["type"]) for t in emulator.tasks.values())
     assert have == Counter((r["lead_id"], r["content"], r["type"]) for r in rows)
+
+
+def test_sigterm_stops_the_import_with_its_results_file_complete(tmp_path: Path) -> None:
+    source = tmp_path / "tasks.csv"
+    rows = _write_rows(source, 400)
+    command = [sys.executable, "-m", "lofty_async", "tasks", "import", str(source), "--sandbox", "--no-progress"]
+    journal = tmp_path / "tasks.csv.sandbox.journal.sqlite"
+    process = subprocess.Popen(
+        [*command, "--sandbox-rate-limit", "20/0.5"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 60
+    created = 0
+    while time.monotonic() < deadline and created < 20:
+        time.sleep(0.1)
+        if journal.exists():
+            with contextlib.closing(sqlite3.connect(journal)) as db:
+                created = db.execute("SELECT COUNT(*) FROM rows WHERE state = 'created'").fetchone()[0]
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 128 + signal.SIGTERM, stderr
+    assert "Stopped by SIGTERM" in stderr and "Traceback" not in stderr
+    with contextlib.closing(sqlite3.connect(journal)) as db:
+        journaled = {n for (n,) in db.execute("SELECT row_number FROM rows WHERE state = 'created'")}
+    with (tmp_path / "tasks.csv.results.csv").open(encoding="utf-8") as handle:
+        reported = {int(r["row"]) for r in csv.DictReader(handle) if r["status"] == "created"}
+    assert journaled and reported == journaled  # nothing lost from the buffered results file
+
+    final = subprocess.run([*command, "--sandbox-rate-limit", "off"], capture_output=True, text=True, timeout=300)
+    assert final.returncode == 0, final.stdout + final.stderr
+    emulator = LoftyEmulator(state_path=tmp_path / "tasks.csv.sandbox-state.jsonl")
+    have = Counter((str(t["leadId"]), t["content"], t["type"]) for t in emulator.tasks.values())
+    assert have == Counter((r["lead_id"], r["content"], r["type"]) for r in rows)
