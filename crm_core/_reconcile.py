@@ -404,26 +404,24 @@ def send_create_once(
     """
     if dedupe_key is None:
         return _create(http, request, decode, lookup, id_of, ledger, settings, sent_at, None, check_first)
-    return _create_deduped(
-        http, request, decode, lookup, id_of, ledger, settings, sent_at, dedupe_key, known, check_first
+    return _deduped(
+        lambda: _create(http, request, decode, lookup, id_of, ledger, settings, sent_at, dedupe_key, check_first),
+        ledger,
+        dedupe_key,
+        id_of,
+        known,
     )
 
 
-async def _create_deduped(
-    http: HTTPSession,
-    request: Request,
-    decode: Callable[[Response], T],
-    lookup: Callable[[], Awaitable[list[Candidate[Hashable, T]]]],
-    id_of: Callable[[T], Hashable],
+async def _deduped(
+    create: Callable[[], Awaitable[T]],
     ledger: CreateLedger,
-    settings: ReconcileSettings,
-    sent_at: datetime,
     dedupe_key: str,
+    id_of: Callable[[T], Hashable],
     known: Callable[[Hashable], Awaitable[T]] | None,
-    check_first: bool,
 ) -> T:
     """:func:`send_create_once` with a ``dedupe_key``: a repeat, or a concurrent twin, gets the
-    first record without sending."""
+    first record without sending; otherwise ``create()`` sends it."""
     while True:
         previous = ledger.dedupe.get(dedupe_key)
         if previous is not None:
@@ -439,7 +437,7 @@ async def _create_deduped(
     mine: asyncio.Future[Hashable | None] = asyncio.get_running_loop().create_future()
     ledger.in_flight[dedupe_key] = mine
     try:
-        result = await _create(http, request, decode, lookup, id_of, ledger, settings, sent_at, dedupe_key, check_first)
+        result = await create()
         ledger.remember(dedupe_key, result)
         mine.set_result(id_of(result))
         return result

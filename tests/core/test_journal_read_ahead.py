@@ -11,14 +11,14 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from crm_core import Outcome, PermissionDeniedError, ReconcilePending, ReconcileSettings, RowResult, ValidationError
-from crm_core._bulk import CreateOptions, bulk_create
+from crm_core._bulk import BulkSummary, CreateOptions, bulk_create
 from crm_core._journal import CREATED, FAILED, SENDING, Journal, JournalMismatchError, row_fingerprint
 from crm_core._reconcile import CreateLedger
 from crm_core.emulator import FaultKind, FaultPlan, FaultRule
@@ -33,6 +33,25 @@ ROWS: list[dict[str, Any]] = [{**CREATE, "content": f"Read-ahead row {i}"} for i
 def _records(path: Path) -> dict[int, tuple[str, str]]:
     with sqlite3.connect(path) as db:
         return {n: (state, fp) for n, state, fp in db.execute("SELECT row_number, state, fingerprint FROM rows")}
+
+
+async def _by_lead(
+    rows: list[dict[str, Any]],
+    build: Callable[[Mapping[str, Any]], Mapping[str, Any]],
+    create: Callable[[Mapping[str, Any], CreateOptions], Awaitable[int]],
+    journal: Journal,
+) -> BulkSummary:
+    """A journaled job of ``rows`` ordered per ``lead``, two at a time."""
+    return await bulk_create(
+        rows,
+        build=build,
+        create=create,
+        id_of=lambda v: v,
+        ledger=CreateLedger(),
+        concurrency=2,
+        key=lambda row: row["lead"],
+        journal=journal,
+    )
 
 
 async def _crash_after_sending_row_1(path: Path, url: str) -> None:
@@ -119,16 +138,7 @@ async def test_rows_read_but_never_sent_lose_their_record_and_known_rows_get_the
         return n
 
     rows = [{"lead": "a", "n": 1}, {"lead": "a", "n": 2}, {"lead": "b", "n": 3}, {"lead": "b", "n": 4}]
-    summary = await bulk_create(
-        rows,
-        build=build,
-        create=create,
-        id_of=lambda v: v,
-        ledger=CreateLedger(),
-        concurrency=2,
-        key=lambda row: row["lead"],
-        journal=journal,
-    )
+    summary = await _by_lead(rows, build, create, journal)
     journal.close()
     assert sorted(sent) == [1, 3]
     assert (summary.created, summary.failed, summary.skipped) == (1, 2, 1)
@@ -255,16 +265,7 @@ async def test_an_ordered_job_waits_for_a_crashed_rows_settle_period_instead_of_
         return n
 
     resumed = Journal(path, job="read-ahead")
-    summary = await bulk_create(
-        rows,
-        build=dict,
-        create=create,
-        id_of=lambda v: v,
-        ledger=CreateLedger(),
-        concurrency=2,
-        key=lambda row: row["lead"],
-        journal=resumed,
-    )
+    summary = await _by_lead(rows, dict, create, resumed)
     resumed.close()
     assert (summary.created, summary.skipped, summary.failed) == (3, 0, 0)
     assert order.index(1) < order.index(2) and time.time() >= crashed_at + 0.5
