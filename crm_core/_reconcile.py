@@ -471,39 +471,53 @@ async def _create(
                 )
             )
 
-    if check_first:
-        # An earlier attempt (a crashed run's) may still land until the settle period after
-        # its first send has passed: look until then before sending again.
+    async def look_until(
+        left: Callable[[], float],
+        cannot_tell: Callable[[APIError], ReconciliationError],
+        pending: Callable[[float], ReconcilePending],
+    ) -> Candidate[Hashable, T] | None:
+        """Look the write up, with backoff, until ``left()`` seconds run out (found: claimed)."""
         clock = http.clock
-        until = sent_at.timestamp() + settings.settle_period(http.timeout)
         delay = settings.lookup_delay
         while True:
             try:
                 found = await _look_up_candidates(lookup, ledger, sent_at, settings)
             except APIError as lookup_error:
                 told("cannot tell")
-                raise _cannot_tell(lookup_error, "the lookup after a restart failed") from lookup_error
+                raise cannot_tell(lookup_error) from lookup_error
             if found is not None:
                 told("found")
                 ledger.claim(found.id, dedupe_key)
-                return found.value
-            left = until - clock.time()
-            if left <= 0:
-                break
+                return found
+            remaining = left()
+            if remaining <= 0:
+                told("not found")
+                return None
             if not settings.wait_to_settle:
                 told("pending")
-                raise ReconcilePending(
-                    "An earlier attempt of this create may still land and is not visible yet; "
-                    "re-check it after recheck_at (look it up before sending it again)",
-                    recheck_at=until,
-                    method=request.method,
-                    url=http.url_for(request),
-                    outcome=Outcome.MAYBE_PROCESSED,
-                    operation=request.operation,
-                )
-            await clock.sleep(min(delay, left))
+                raise pending(remaining)
+            await clock.sleep(min(delay, remaining))
             delay = min(delay * 2, settings.max_lookup_delay)
-        told("not found")
+
+    if check_first:
+        # An earlier attempt (a crashed run's) may still land until the settle period after
+        # its first send has passed: look until then before sending again.
+        until = sent_at.timestamp() + settings.settle_period(http.timeout)
+        earlier = await look_until(
+            lambda: until - http.clock.time(),
+            lambda lookup_error: _cannot_tell(lookup_error, "the lookup after a restart failed"),
+            lambda _: ReconcilePending(
+                "An earlier attempt of this create may still land and is not visible yet; "
+                "re-check it after recheck_at (look it up before sending it again)",
+                recheck_at=until,
+                method=request.method,
+                url=http.url_for(request),
+                outcome=Outcome.MAYBE_PROCESSED,
+                operation=request.operation,
+            ),
+        )
+        if earlier is not None:
+            return earlier.value
     resends = 0
 
     async def settle(error: APIError) -> T | None:
@@ -515,26 +529,13 @@ async def _create(
         nonlocal resends
         clock = http.clock
         until = clock.monotonic() + settings.settle_period(http.timeout)
-        delay = settings.lookup_delay
-        while True:
-            try:
-                found = await _look_up_candidates(lookup, ledger, sent_at, settings)
-            except APIError as lookup_error:
-                told("cannot tell")
-                raise _cannot_tell(error, f"the lookup failed too ({lookup_error.message})") from lookup_error
-            if found is not None:
-                told("found")
-                ledger.claim(found.id, dedupe_key)
-                return found.value
-            left = until - clock.monotonic()
-            if left <= 0:
-                break
-            if not settings.wait_to_settle:
-                told("pending")
-                raise _pending(error, clock.time() + left)
-            await clock.sleep(min(delay, left))
-            delay = min(delay * 2, settings.max_lookup_delay)
-        told("not found")
+        found = await look_until(
+            lambda: until - clock.monotonic(),
+            lambda lookup_error: _cannot_tell(error, f"the lookup failed too ({lookup_error.message})"),
+            lambda left: _pending(error, clock.time() + left),
+        )
+        if found is not None:
+            return found.value
         if error.outcome is Outcome.PROCESSED:
             raise _cannot_tell(error, "the server answered 2xx but the record is not visible") from error
         if resends >= settings.max_resends:
