@@ -205,6 +205,23 @@ def test_import_killed_with_sigkill_then_rerun_ends_exactly_once(tmp_path: Path)
     assert have == Counter((r["lead_id"], r["content"], r["type"]) for r in rows)
 
 
+def _journal_states(journal: Path) -> dict[int, str]:
+    """Row states of a running job's journal ({} until its tables exist)."""
+    if not journal.exists():
+        return {}
+    try:
+        with contextlib.closing(sqlite3.connect(journal)) as db:
+            return dict(db.execute("SELECT row_number, state FROM rows").fetchall())
+    except sqlite3.OperationalError:  # created, its tables not yet
+        return {}
+
+
+def _wait_for_created(journal: Path, count: int) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and list(_journal_states(journal).values()).count("created") < count:
+        time.sleep(0.1)
+
+
 def test_a_row_edited_after_sigkill_is_refused_until_it_is_restored(tmp_path: Path) -> None:
     """Every row in flight at a crash is on disk with its fingerprint: editing one is refused
     (it may have landed as it read before), not created beside the old version."""
@@ -216,17 +233,10 @@ def test_a_row_edited_after_sigkill_is_refused_until_it_is_restored(tmp_path: Pa
     process = subprocess.Popen(
         [*command, "--sandbox-rate-limit", "20/0.5"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    deadline = time.monotonic() + 60
-    states: dict[int, str] = {}
-    while time.monotonic() < deadline and list(states.values()).count("created") < 20:
-        time.sleep(0.1)
-        if journal.exists():
-            with contextlib.closing(sqlite3.connect(journal)) as db:
-                states = dict(db.execute("SELECT row_number, state FROM rows").fetchall())
+    _wait_for_created(journal, 20)
     os.kill(process.pid, signal.SIGKILL)
     process.wait(timeout=30)
-    with contextlib.closing(sqlite3.connect(journal)) as db:
-        states = dict(db.execute("SELECT row_number, state FROM rows").fetchall())
+    states = _journal_states(journal)
     in_doubt = sorted(n for n, state in states.items() if state == "sending")
     assert in_doubt and list(states.values()).count("created") >= 20
     state = tmp_path / "tasks.csv.sandbox-state.jsonl"
@@ -265,13 +275,7 @@ def test_sigterm_stops_the_import_with_its_results_file_complete(tmp_path: Path)
     process = subprocess.Popen(
         [*command, "--sandbox-rate-limit", "20/0.5"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-    deadline = time.monotonic() + 60
-    created = 0
-    while time.monotonic() < deadline and created < 20:
-        time.sleep(0.1)
-        if journal.exists():
-            with contextlib.closing(sqlite3.connect(journal)) as db:
-                created = db.execute("SELECT COUNT(*) FROM rows WHERE state = 'created'").fetchone()[0]
+    _wait_for_created(journal, 20)
     process.send_signal(signal.SIGTERM)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 128 + signal.SIGTERM, stderr
