@@ -3,10 +3,10 @@
 Before a row's request is sent, the journal durably records ``sending`` with the row's
 fingerprint and first send time, and after its outcome it records ``created`` with the record
 ID, ``failed`` with the error, or ``maybe`` when the write may have landed. The ``sending``
-records of fresh rows are written as the rows are read, ahead of the workers (up to
-``read_ahead`` rows), so one commit covers many rows instead of one commit per row; a row the
-journal already holds (a re-sent ``failed``, ``sending`` or ``maybe`` row) gets its ``sending``
-record when it is about to be sent.
+records of new and ``failed`` rows are written as the rows are read, ahead of the workers (up
+to ``read_ahead`` rows), so one commit covers many rows instead of one commit per row; a
+``sending`` or ``maybe`` row (its record must outlive a run that does not send it) gets its
+``sending`` record when it is about to be sent.
 
 Running the job again reads the journal:
 
