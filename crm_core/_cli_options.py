@@ -127,14 +127,29 @@ def check_distinct_paths(input_path: Path, outputs: dict[str, Path]) -> None:
     Raises:
         click.UsageError: two of the files are the same file (exit status 2, nothing touched).
     """
-    seen: dict[Path, str] = {input_path.resolve(): "the input file"}
+    seen: dict[object, str] = {}
+
+    def keys(path: Path) -> list[object]:
+        # The resolved path (symbolic links followed) and, for a file that exists, its device
+        # and inode (a hard link to it is the same file under another name).
+        found: list[object] = [path.resolve()]
+        try:
+            stat = path.stat()
+        except OSError:
+            return found
+        return [*found, (stat.st_dev, stat.st_ino)]
+
+    for key in keys(input_path):
+        seen[key] = "the input file"
     for option, path in outputs.items():
-        resolved = path.resolve()
-        names = [resolved]
+        names = [path]
         if option == "--journal":
-            names += [Path(f"{resolved}-wal"), Path(f"{resolved}-shm")]
+            names += [Path(f"{path}-wal"), Path(f"{path}-shm")]
         for name in names:
-            other = seen.get(name)
-            if other is not None:
-                raise click.UsageError(f"{option} {str(path)!r} is {other}: pick another file (nothing was touched)")
-            seen[name] = f"the file of {option}"
+            for key in keys(name):
+                other = seen.get(key)
+                if other is not None:
+                    raise click.UsageError(
+                        f"{option} {str(path)!r} is {other}: pick another file (nothing was touched)"
+                    )
+                seen[key] = f"the file of {option}"

@@ -7,6 +7,7 @@ exit status, the message, the emulator's request log and what the journal holds.
 from __future__ import annotations
 
 import csv
+import os
 import socket
 import sqlite3
 from collections.abc import Iterator
@@ -290,3 +291,13 @@ def test_fresh_does_not_pull_the_journal_from_under_a_running_job(
         assert journal.exists()
     finally:
         running.close()
+
+
+def test_a_hard_link_to_the_input_is_the_input(tmp_path: Path, server: tuple[LoftyEmulator, str]) -> None:
+    emulator, url = server
+    source = tmp_path / "tasks.csv"
+    source.write_text(f"{HEADER}\n{ROW}\n", encoding="utf-8")
+    link = tmp_path / "results.csv"
+    os.link(source, link)
+    assert_refused(run(url, str(source), "--results", str(link)), emulator, "--results", "the input file")
+    assert source.read_text(encoding="utf-8") == f"{HEADER}\n{ROW}\n"
