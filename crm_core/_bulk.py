@@ -559,7 +559,7 @@ class _ReadAhead:
     async def __anext__(self) -> tuple[int, _Read]:
         while not self._ready:
             if self._read:
-                self._journal.commit()
+                await self._journal.flush()
                 self._ready, self._read = self._read, self._ready
                 break
             if self._done:

@@ -96,18 +96,14 @@ def other_layout_journals(file: Path, *, sandbox: bool, base_url: str, shard: Sh
     """Default journals of ``file`` for the same destination under another ``--shard`` layout
     that record rows that were (or may have been) created: their rows would be sent again."""
     tag = _destination_tag(sandbox, base_url)
-    mine = default_journal_path(file, sandbox=sandbox, base_url=base_url, shard=shard)
-    prefix = re.escape(f"{file.name}.shard-")
-    same_count = re.compile(prefix + r"\d+" + re.escape(f"-of-{shard.count}.") if shard else "$^")
+    layout = re.compile(re.escape(file.name) + r"(?:\.shard-\d+-of-(\d+))?" + re.escape(f".{tag}.journal.sqlite"))
     found = []
     for candidate in sorted(file.parent.glob(f"{glob.escape(file.name)}*.{glob.escape(tag)}.journal.sqlite")):
-        name = candidate.name
-        if candidate == mine or same_count.match(name):
-            continue  # this run's own, or a sibling shard of the same layout
-        if name != f"{file.name}.{tag}.journal.sqlite" and not re.fullmatch(
-            prefix + r"\d+-of-\d+" + re.escape(f".{tag}.journal.sqlite"), name
-        ):
+        match = layout.fullmatch(candidate.name)
+        if match is None:
             continue  # another input's journal (a file name that starts with this one's)
+        if (match[1] is None and shard is None) or (shard is not None and match[1] == str(shard.count)):
+            continue  # this layout's own (this run's, or a sibling shard's)
         try:
             with contextlib.closing(sqlite3.connect(f"file:{candidate}?mode=ro", uri=True)) as db:
                 sent = db.execute("SELECT 1 FROM rows WHERE state != 'failed' LIMIT 1").fetchone()

@@ -270,7 +270,7 @@ class Journal:
 
     # Group commit. Writes are buffered and committed together. A row's "sending" record must
     # be on disk before its request leaves: rows read ahead (:meth:`read`) share the commit made
-    # before they are handed out (:meth:`commit`); other rows wait in :meth:`before_send` for a
+    # before they are handed out (:meth:`flush`); other rows wait in :meth:`before_send` for a
     # commit that every row getting there in the same event-loop turn shares. Outcomes
     # (:meth:`finish`) ride along with the next commit, or a timer's (``commit_interval``):
     # losing one to a crash only means the next run looks the row up instead of skipping it.
@@ -303,10 +303,6 @@ class Journal:
         if self._reading:
             self._unsent.update(self._reading)
             self._reading.clear()
-
-    def commit(self) -> None:
-        """Commit every write made so far (durable against a killed process on return)."""
-        self._commit()
 
     def _commit_waiters(self) -> None:
         waiters, self._waiters = self._waiters, None
@@ -417,8 +413,8 @@ class Journal:
         of the sends (not for a ``sending`` or ``maybe`` row: its record must outlive a run
         that does not send it).
 
-        Buffered: the record is durable after the next :meth:`commit`, which must come before the
-        row is handed out to be sent. Rows read but never sent lose it again (:meth:`not_sent`,
+        Buffered: the record is durable after the next commit (:meth:`flush`), which must come
+        before the row is handed out to be sent. Rows read but never sent lose it again (:meth:`not_sent`,
         :meth:`release`).
         """
         self._write(self._SENDING_SQL, (row_number, fingerprint, sent_at))
@@ -503,11 +499,10 @@ class Journal:
         self._write(self._FINISH_SQL, (row_number, fingerprint, state, record_id, error))
         self._finishing.add(row_number)
         self._in_flight.discard(row_number)
-        self._unsent.discard(row_number)  # e.g. failed its validation before it was sent
         self._schedule_timer()
 
     async def flush(self) -> None:
-        """Commit everything written so far."""
+        """Commit everything written so far (durable against a killed process on return)."""
         self._commit()
 
     def created_ids(self) -> Iterator[str]:

@@ -61,7 +61,7 @@ async def _crash_after_sending_row_1(path: Path, url: str) -> None:
     for number, row in enumerate(ROWS, 1):
         assert journal.check(number, row_fingerprint(row)) is None
         journal.read(number, row_fingerprint(row), 1000.0)
-    journal.commit()
+    await journal.flush()
     assert journal.before_send(1, row_fingerprint(ROWS[0]), 1000.0, known=False) is None  # committed already
     # On disk, with the fingerprints, before any request leaves.
     assert _records(path) == {n: (SENDING, row_fingerprint(row)) for n, row in enumerate(ROWS, 1)}
@@ -109,7 +109,7 @@ async def test_a_changed_failed_row_is_recorded_sending_before_it_is_resent(tmp_
     fixed = row_fingerprint({"content": "fixed"})
     assert journal.check(1, fixed) is None  # the fix is accepted, as a new row...
     journal.read(1, fixed, 5.0)
-    journal.commit()
+    await journal.flush()
     # ...and a crash now must not leave "failed" (which would re-send without a look-up).
     assert _records(path) == {1: (SENDING, fixed)}
     journal.close()
@@ -204,7 +204,7 @@ async def test_a_row_a_crashed_run_sent_is_awaited_until_it_lands_not_sent_again
         journal.start()
         for number, row in enumerate(ROWS, 1):
             journal.read(number, row_fingerprint(row), time.time())
-        journal.commit()
+        await journal.flush()
         async with LoftyClient(api_key=SANDBOX_API_KEY, base_url=url) as lofty:
             with pytest.raises(TimeoutError):  # the process dies with row 1 on the wire
                 await asyncio.wait_for(lofty.tasks.create(**ROWS[0]), 0.2)
