@@ -121,12 +121,16 @@ def format_datetime(value: datetime, *, field: str = "datetime") -> str:
 _INT_TEXT = re.compile(r"^\s*-?\d+\s*$")
 
 
+_EXACT_FLOAT_INT = 2**53  # floats are exact integers up to this
+
+
 def parse_int(value: object) -> int:
     """Read a wire integer without guessing (the converter's hook for ``int`` fields).
 
-    Accepts an ``int``, a float with no fractional part (``5.0``) and a string of decimal digits
-    (``"563172647619608"``). Refuses ``12.9`` (never truncated to 12), ``"abc"``, booleans and
-    anything else.
+    Accepts an ``int``, a float with no fractional part up to ``2**53`` (``5.0``: every integer
+    that far is exact as a float) and a string of decimal digits (``"563172647619608"``). Refuses
+    ``12.9`` (never truncated to 12), larger floats (``1e20`` may stand for another integer),
+    ``"abc"``, booleans and anything else.
 
     Raises:
         ValueError: ``value`` is not an integer, saying what it was.
@@ -135,7 +139,7 @@ def parse_int(value: object) -> int:
         raise ValueError(f"{value!r} is not an integer")
     if isinstance(value, int):
         return value
-    if isinstance(value, float) and value.is_integer():
+    if isinstance(value, float) and value.is_integer() and abs(value) <= _EXACT_FLOAT_INT:
         return int(value)
     if isinstance(value, str) and _INT_TEXT.match(value):
         return int(value)
@@ -430,6 +434,7 @@ def _builds_by_dict(cls: type[Any]) -> bool:
 
 
 _SHAPES_PER_MODEL = 64  # distinct (keys, value types) shapes remembered per model
+_KEYS_PER_BUILDER = 256  # bodies with more keys are read field by field
 
 
 def _shape_structure_fn(
@@ -444,19 +449,20 @@ def _shape_structure_fn(
 ) -> Any:
     """A structure hook for a dict-based model that reads a body by its *shape*.
 
-    The shape of a body is its keys and the classes of its values, in order. Responses of one
-    endpoint come in a handful of shapes; each is planned once: which keys map to which field,
-    which values already have their field's type (checked once for the shape: an ``int`` for
-    ``int | None``...), which need their hook (timestamps, lists, nested models, odd values),
-    which keys are unknown. A body of a known shape is then built with a few C-level dict
-    operations and the hooks it needs. A shape that cannot be planned (a required field
-    missing) goes to ``per_field``, the field-by-field hook, which also reports every error.
+    The shape of a body is its keys and the classes of its values. Responses of one endpoint come
+    in a handful of shapes; for each, one function is generated (:func:`_shape_builder`) that
+    checks a body has exactly that shape (its key count, each key, each value's class) and builds
+    the model from it in one dict display: values that already have their field's type (an
+    ``int`` for ``int | None``...) as they are, the others through their hook (timestamps,
+    lists, nested models, odd values), unknown keys into ``extra``, absent fields their default.
+    The builder of the previous body is tried first, so a page of same-shaped bodies costs no
+    shape computation at all. A shape that cannot be built (a required field missing, an unknown
+    key under a strict converter) goes to ``per_field``, the field-by-field hook, which also
+    reports every error.
     """
     name_of = {key: name for name, key in wire.items()}
     attributes = {a.name: a for a in attrs.fields(cls)}
-    plans: dict[tuple[tuple[str, ...], tuple[type, ...]], Any] = {}
-    new = object.__new__
-    set_dict = object.__setattr__
+    builders: dict[tuple[tuple[str, ...], tuple[type, ...]], Any] = {}
 
     def value_hook(name: str) -> tuple[Any, Any, bool]:
         tp = hints.get(name, attributes[name].type)
@@ -464,104 +470,159 @@ def _shape_structure_fn(
         return hook, tp, bool(getattr(hook, "reads_timestamps", False))
 
     hooks = {name: value_hook(name) for name in wire}
-    for name in wire:
-        item = _plain_list_item(converter, hints.get(name, attributes[name].type))
-        if item is not None:  # list[str] / list[int]: a list of exactly those is copied, not walked
-            hooks[name] = (functools.partial(_copy_plain_list, frozenset({item}), hooks[name][0]), *hooks[name][1:])
-    timestamps = _TIMESTAMPS
+    # Fields whose default is an immutable constant get it as a class attribute, so a body that
+    # lacks them is built without storing them (the instance reads the class's value, as it would
+    # its own: a Lead body carries 23 of 60 fields). Other defaults are stored per instance.
+    shared_defaults = {
+        name
+        for name, attribute in attributes.items()
+        if name != extra
+        and attribute.default.__class__ in _IMMUTABLE_DEFAULTS
+        and cls.__dict__.get(name, attribute.default) is attribute.default  # free, or set by another converter
+    }
+    for name in shared_defaults:
+        type.__setattr__(cls, name, attributes[name].default)
+    plain_items = {name: _plain_list_item(converter, hints.get(name, attributes[name].type)) for name in wire}
     accepts = {name: _accepted_classes(converter, hints.get(name, attributes[name].type)) for name in wire}
 
-    def plan(keys: tuple[str, ...], classes: tuple[type, ...]) -> Any:
-        names: list[str] = []
-        fixes: list[tuple[str, str, Any, Any]] = []
-        stamps: list[tuple[str, str, Any, Any]] = []  # timestamp fields holding a string
-        unknown: list[str] = []
-        for index, (key, value_class) in enumerate(zip(keys, classes, strict=True)):
-            name = name_of.get(key)
-            if name is None:
-                if strict:
-                    return None  # the per-field hook refuses it, as cattrs does
-                names.append(f"\0{index}")  # a placeholder, removed after the copy
-                unknown.append(key)
-                continue
-            names.append(name)
-            if value_class not in accepts[name]:
-                hook, tp, reads_timestamps = hooks[name]
-                if reads_timestamps and value_class is str:
-                    stamps.append((name, key, hook, tp))
-                else:
-                    fixes.append((name, key, hook, tp))
-        present = set(names)
-        defaults: dict[str, Any] = {}
-        factories: list[tuple[str, Any]] = []
+    def make_builder(keys: tuple[str, ...], classes: tuple[type, ...]) -> Any:
+        if len(keys) > _KEYS_PER_BUILDER:
+            return None  # no code generated for an outsized body: read field by field
+        if strict and any(key not in name_of for key in keys):
+            return None  # the per-field hook refuses it, as cattrs does
+        present = {name_of[key] for key in keys if key in name_of}
         for name, attribute in attributes.items():
-            if name in present or name == extra:
-                continue
-            default = attribute.default
-            if default is attrs.NOTHING:
+            if name not in present and name != extra and attribute.default is attrs.NOTHING:
                 return None  # a required key is missing: the per-field hook reports it
-            if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
-                factories.append((name, default.factory))
-            else:
-                defaults[name] = default
-        placeholders = tuple(n for n in names if n.startswith("\0"))
-        same = tuple(names) == keys  # every key is its field's own name (Superfone's snake_case)
-        return (
-            None if same else tuple(names),
-            tuple(fixes),
-            tuple(stamps),
-            tuple(unknown),
-            placeholders,
-            defaults,
-            tuple(factories),
+        return _shape_builder(
+            cls,
+            keys,
+            classes,
+            name_of,
+            attributes,
+            hooks,
+            plain_items,
+            accepts,
+            extra=extra,
+            present=present | shared_defaults,
         )
 
-    last: list[Any] = [None, None]  # the previous body's shape and plan
+    last: list[Any] = [None]  # the builder of the previous body's shape
 
     def structure_by_shape(o: Any, _: Any) -> Any:
         if o.__class__ is not dict:
             return per_field(o, _)
         try:
+            build = last[0]
+            if build is not None:
+                made = build(o)
+                if made is not _MISS:
+                    return made
             shape = (tuple(o), tuple(map(type, o.values())))
-            if shape == last[0]:
-                # The shape of the previous body: within one JSON document the keys are the same
-                # string objects, so this compares pointers (no hashing of every key).
-                planned = last[1]
+            if shape in builders:
+                build = builders[shape]
             else:
-                planned = plans.get(shape)
-                if planned is None:
-                    if len(plans) >= _SHAPES_PER_MODEL:
-                        plans.clear()
-                    planned = plans[shape] = plan(*shape)
-                last[0], last[1] = shape, planned
-            if planned is None:
+                if len(builders) >= _SHAPES_PER_MODEL:
+                    builders.clear()
+                build = builders[shape] = make_builder(*shape)
+            if build is None:
                 return per_field(o, _)
-            names, fixes, stamps, unknown, placeholders, defaults, factories = planned
-            if names is None:
-                fields = o.copy()  # keys are the field names: one C-level copy
-                fields.update(defaults)  # the fields the body lacks
-            else:
-                fields = defaults.copy()
-                fields.update(zip(names, o.values(), strict=True))
-            for name, key, hook, tp in stamps:
-                text = o[key]
-                known = timestamps.get(text)  # a timestamp string seen before: parsed once
-                fields[name] = known if known is not None else _read_timestamp(hook, tp, text)
-            for name, key, hook, tp in fixes:
-                fields[name] = hook(o[key], tp)
-            for placeholder in placeholders:
-                del fields[placeholder]
-            for name, factory in factories:
-                fields[name] = factory()
-            if extra is not None:
-                fields[extra] = {key: o[key] for key in unknown} if unknown else {}
-            instance = new(cls)
-            set_dict(instance, "__dict__", fields)
-            return instance
+            last[0] = build
+            made = build(o)
+            return made if made is not _MISS else per_field(o, _)
         except Exception:  # any surprise: the per-field hook decides (and reports)
             return per_field(o, _)
 
     return structure_by_shape
+
+
+_IMMUTABLE_DEFAULTS = frozenset({NoneType, bool, int, float, str, bytes})
+_MISS = object()  # a shape builder's answer for a body of another shape
+
+
+def _shape_builder(
+    cls: type[Any],
+    keys: tuple[str, ...],
+    classes: tuple[type, ...],
+    name_of: Mapping[str, str],
+    attributes: Mapping[str, Any],
+    hooks: Mapping[str, tuple[Any, Any, bool]],
+    plain_items: Mapping[str, type | None],
+    accepts: Mapping[str, frozenset[type]],
+    *,
+    extra: str | None,
+    present: set[str],
+) -> Any:
+    """The generated function that builds ``cls`` from a body of one shape, or returns ``_MISS``
+    for a body of another shape (a value's hook may still raise: the caller falls back)."""
+    namespace: dict[str, Any] = {
+        "__cls": cls,
+        "__new": object.__new__,
+        "__set": object.__setattr__,
+        "__MISS": _MISS,
+        "__ts_get": _TIMESTAMPS.get,
+        "__read_ts": _read_timestamp,
+    }
+    checks: list[str] = []  # each value's class is the shape's
+    entries: list[str] = []
+    unknown: list[str] = []
+    for i, (key, value_class) in enumerate(zip(keys, classes, strict=True)):
+        name = name_of.get(key)
+        if name is None:
+            unknown.append(f"{key!r}: v{i}")  # kept as decoded, whatever its class
+            continue
+        if value_class is NoneType:
+            checks.append(f"v{i} is None")
+        else:
+            namespace[f"__c{i}"] = value_class
+            checks.append(f"v{i}.__class__ is __c{i}")
+        hook, tp, reads_timestamps = hooks[name]
+        namespace[f"__h{i}"], namespace[f"__t{i}"] = hook, tp
+        item = plain_items[name]
+        if value_class in accepts[name]:
+            value = f"v{i}"
+        elif reads_timestamps and value_class is str:  # a timestamp string seen before: parsed once
+            value = f"(__ts_get(v{i}) or __read_ts(__h{i}, __t{i}, v{i}))"
+        elif item is not None and value_class is list:  # a list[str] / list[int] of exactly those: copied
+            namespace[f"__only{i}"] = frozenset({item}).issuperset
+            value = f"(v{i}.copy() if __only{i}(map(type, v{i})) else __h{i}(v{i}, __t{i}))"
+        elif value_class is list and typing.get_origin(_unwrap_optional(tp)[1]) is list:
+            value = f"(__h{i}(v{i}, __t{i}) if v{i} else [])"  # an empty list of models: a new empty list
+        else:
+            value = f"__h{i}(v{i}, __t{i})"
+        entries.append(f"{name!r}: {value}")
+    for j, (name, attribute) in enumerate(attributes.items()):
+        if name in present or name == extra:
+            continue
+        default = attribute.default
+        if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
+            namespace[f"__f{j}"] = default.factory
+            entries.append(f"{name!r}: __f{j}()")
+        else:
+            namespace[f"__d{j}"] = default
+            entries.append(f"{name!r}: __d{j}")
+    if extra is not None:
+        entries.append(f"{extra!r}: {{{', '.join(unknown)}}}")
+    reads = "".join(f"        v{i} = o[{key!r}]\n" for i, key in enumerate(keys))
+    lines = [
+        "def build(o):",
+        f"    if len(o) != {len(keys)}:",
+        "        return __MISS",
+        "    try:",
+        reads + "    except KeyError:",  # same count, every key: the same keys
+        "        return __MISS",
+    ]
+    if checks:
+        lines += [f"    if not ({' and '.join(checks)}):", "        return __MISS"]
+    lines += [
+        f"    fields = {{{', '.join(entries)}}}",
+        "    instance = __new(__cls)",
+        "    __set(instance, '__dict__', fields)",
+        "    return instance",
+    ]
+    code = _compile("\n".join(lines), f"<crm_core shape builder {cls.__qualname__}>")
+    exec(code, namespace)  # generated from the class's fields and the body's keys (repr'd literals)
+    return namespace["build"]
 
 
 def _plain_list_item(converter: cattrs.Converter, tp: Any) -> type | None:
@@ -572,14 +633,6 @@ def _plain_list_item(converter: cattrs.Converter, tp: Any) -> type | None:
     _, inner = _unwrap_optional(tp)
     item: type = typing.get_args(inner)[0]
     return item
-
-
-def _copy_plain_list(items: frozenset[type], hook: Any, value: Any, tp: Any) -> Any:
-    """A copy of ``value`` when it is a list of exactly ``items`` classes (what cattrs' list hook
-    would return); anything else goes to ``hook``."""
-    if value.__class__ is list and items.issuperset(map(type, value)):
-        return value.copy()
-    return hook(value, tp)
 
 
 def _accepted_classes(converter: cattrs.Converter, tp: Any) -> frozenset[type]:

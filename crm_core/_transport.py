@@ -30,6 +30,7 @@ from ._errors import (
     body_preview,
 )
 from ._events import Event, EventHook, EventKind
+from ._json import dumps_body, loads_body
 from ._ratelimit import LimiterWaitTooLong, RateLimiter, server_pause_hint
 from ._request import Dialect, Request, Response, outcome_for_status
 
@@ -142,7 +143,7 @@ class Transport:
         url = self.base_url + request.path
         body: bytes | None = None
         if request.json is not None:
-            body = json.dumps(request.json, ensure_ascii=False, separators=(",", ":")).encode()
+            body = dumps_body(request.json)
             content_type: str | None = "application/json"
         elif request.form is not None:
             body = urllib.parse.urlencode(request.form).encode()
@@ -241,10 +242,7 @@ class Transport:
         self, raw: bytes, status: int, headers: Mapping[str, str], request: Request, url: str, number: int
     ) -> Any:
         try:
-            try:
-                data = json.loads(raw.decode())  # UTF-8, as RFC 8259 requires on the wire
-            except UnicodeDecodeError:
-                data = json.loads(raw)  # UTF-16/32, which json detects by itself
+            data = loads_body(raw)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             if not raw.strip():
                 return None

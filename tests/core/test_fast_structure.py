@@ -8,7 +8,9 @@ SDKs' converters, strict and not.
 
 from __future__ import annotations
 
+import copy
 import inspect
+import pickle
 import sys
 import typing
 from datetime import UTC, datetime
@@ -200,7 +202,38 @@ def test_shapes_each_planned_once_give_cattrs_result_every_time() -> None:
         for body in shapes:
             fast, slow = _both(converter, LoftyTask, body)
             assert fast == slow
-            assert fast.__dict__ == slow.__dict__
+            assert _values(fast) == _values(slow)
+            assert repr(fast) == repr(slow)
+
+
+def _values(model: Any) -> dict[str, Any]:
+    """Every field's value, as read from the instance (shape-built instances read absent fields
+    with immutable defaults from the class)."""
+    return {a.name: getattr(model, a.name) for a in attrs.fields(type(model))}
+
+
+def test_shape_built_models_behave_as_init_built_ones() -> None:
+    """A body carrying few of a model's fields: the instance does not store the absent ones (their
+    defaults are class attributes), yet reads, compares, copies, pickles and evolves as a
+    model built by ``__init__``, for every converter (each client has its own)."""
+    body = {"leadId": 7, "firstName": "Ava", "emails": ["a@example.com"], "createTime": "2026-03-01T23:00:00GMT"}
+    built = [_lofty(False).structure(body, Lead) for _ in range(2)]
+    direct = Lead(
+        lead_id=7, first_name="Ava", emails=["a@example.com"], create_time=datetime(2026, 3, 1, 23, 0, tzinfo=UTC)
+    )
+    for lead in built:
+        assert lead == direct and repr(lead) == repr(direct)
+        assert lead.last_name is None and lead.tags is None and lead.extra == {}
+        assert _values(lead) == _values(direct)
+        assert "last_name" not in vars(lead)  # not stored: read from the class
+        assert pickle.loads(pickle.dumps(lead)) == direct
+        assert copy.deepcopy(lead) == direct and copy.copy(lead) == direct
+        changed = attrs.evolve(lead, last_name="Garcia")
+        assert changed.last_name == "Garcia" and lead.last_name is None and changed.first_name == "Ava"
+        assert cattrs.Converter().unstructure(lead) == cattrs.Converter().unstructure(direct)
+        with pytest.raises(attrs.exceptions.FrozenInstanceError):
+            lead.last_name = "x"  # type: ignore[misc]
+    assert built[0].emails is not built[1].emails  # lists are copied, never shared between models
 
 
 def test_shape_path_keeps_required_fields_factories_and_frozenness() -> None:

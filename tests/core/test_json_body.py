@@ -1,0 +1,134 @@
+"""Response bodies read with orjson give what the standard library gives, or the same error."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from crm_core import ValidationError
+from crm_core._converter import parse_int
+from crm_core._json import dumps_body, loads_body
+from lofty_async import LoftyClient
+from lofty_async._lead_models import LeadProperty
+from lofty_async.testing import LoftyEmulator
+
+_JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**63), max_value=2**64 - 1)  # beyond: see the test below
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda children: st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=8), children, max_size=5),
+    max_leaves=25,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_JSON_VALUES, st.booleans())
+def test_any_json_reads_as_the_standard_library_reads_it(value: Any, ascii_only: bool) -> None:
+    raw = json.dumps(value, ensure_ascii=ascii_only).encode()
+    got = loads_body(raw)
+    expected = json.loads(raw)
+    assert got == expected
+    assert json.dumps(got) == json.dumps(expected)  # same types too (1 vs 1.0, True vs 1)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (b'{"a": NaN, "b": Infinity}', None),  # not RFC 8259: orjson refuses, json reads it
+        (b'{"s": "\\ud800"}', {"s": "\ud800"}),  # a lone surrogate
+        ('{"name": "Zoë"}'.encode("utf-16"), {"name": "Zoë"}),  # UTF-16 with a BOM: json detects it
+        (b'{"a": 1, "a": 2}', {"a": 2}),  # duplicate keys: the last one
+    ],
+)
+def test_bodies_orjson_refuses_are_read_by_the_standard_library(raw: bytes, expected: Any) -> None:
+    got = loads_body(raw)
+    if expected is None:
+        assert got["a"] != got["a"] and got["b"] == float("inf")  # NaN is not equal to itself
+    else:
+        assert got == expected
+
+
+def test_an_integer_beyond_64_bits_is_read_as_a_number_close_to_it_never_as_another_integer() -> None:
+    # orjson >= 3.9 reads such an integer as a float (older ones refuse it: the standard library
+    # then reads it exactly). No documented field of either API holds one: IDs are 64-bit, and an
+    # ID or int field given a float is refused (APIResponseValidationError), never truncated.
+    got = loads_body(b'{"id": 123456789012345678901234567890, "n": -9223372036854775809}')
+    assert got["id"] == pytest.approx(123456789012345678901234567890)
+    assert got["n"] == pytest.approx(-9223372036854775809)
+    for value in (got["id"], got["n"]):
+        assert isinstance(value, float) or value in (123456789012345678901234567890, -9223372036854775809)
+        if isinstance(value, float):
+            with pytest.raises(ValueError, match="not an integer"):
+                parse_int(value)  # an int field's hook: never another integer
+
+
+def test_int_fields_take_floats_only_while_they_are_exact() -> None:
+    assert parse_int(5.0) == 5 and parse_int(float(2**53)) == 2**53
+    for value in (float(2**53 + 2), 1e20, -1e19, 12.9):
+        with pytest.raises(ValueError, match="not an integer"):
+            parse_int(value)
+
+
+@pytest.mark.parametrize("raw", [b"", b"   ", b"{", b"[1,]", b"\xef\xbb\xbf{}", b"\xff\xfe\x00"])
+def test_what_is_not_json_raises_as_the_standard_library_does(raw: bytes) -> None:
+    def stdlib(raw: bytes) -> Any:
+        try:
+            return json.loads(raw.decode())
+        except UnicodeDecodeError:
+            return json.loads(raw)
+
+    with pytest.raises((json.JSONDecodeError, UnicodeDecodeError)) as expected:
+        stdlib(raw)
+    with pytest.raises(type(expected.value)):
+        loads_body(raw)
+
+
+# -- request bodies ---------------------------------------------------------------------------
+
+_FINITE_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)  # beyond 64 bits: the standard library writes them
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda children: st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=8), children, max_size=5),
+    max_leaves=25,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_FINITE_VALUES)
+def test_a_request_body_reads_back_as_the_standard_librarys_does(value: Any) -> None:
+    body = dumps_body(value)
+    stdlib = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+    assert json.loads(body) == json.loads(stdlib)
+    assert json.dumps(json.loads(body)) == json.dumps(json.loads(stdlib))  # same types, same key order
+    body.decode("utf-8")  # UTF-8, no BOM
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_a_non_finite_number_is_refused_before_sending(bad: float) -> None:
+    with pytest.raises(ValidationError) as caught:
+        dumps_body({"property": {"bathrooms": bad, "note": None}})
+    assert caught.value.field == "body" and repr(bad) in str(caught.value) and "finite" in str(caught.value)
+
+
+def test_what_json_cannot_hold_is_refused_as_the_standard_library_refuses_it() -> None:
+    for value in ({"at": datetime(2026, 3, 1, tzinfo=UTC)}, {"tags": {"a"}}):
+        with pytest.raises(TypeError):
+            dumps_body(value)
+    assert json.loads(dumps_body({1: "a", "null": None})) == {"1": "a", "null": None}  # as json.dumps
+
+
+async def test_a_lead_with_a_nan_is_refused_and_nothing_is_sent(lofty: LoftyClient, lofty_state: LoftyEmulator) -> None:
+    before = len(lofty_state.core.requests)
+    with pytest.raises(ValidationError, match="finite"):
+        await lofty.leads.create(first_name="Ava", property=LeadProperty(bathrooms=float("nan")))
+    assert len(lofty_state.core.requests) == before
