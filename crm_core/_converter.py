@@ -594,13 +594,7 @@ def _shape_builder(
     for j, (name, attribute) in enumerate(attributes.items()):
         if name in present or name == extra:
             continue
-        default = attribute.default
-        if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
-            namespace[f"__f{j}"] = default.factory
-            entries.append(f"{name!r}: __f{j}()")
-        else:
-            namespace[f"__d{j}"] = default
-            entries.append(f"{name!r}: __d{j}")
+        entries.append(f"{name!r}: {_default_expression(namespace, j, attribute.default)}")
     if extra is not None:
         entries.append(f"{extra!r}: {{{', '.join(unknown)}}}")
     reads = "".join(f"        v{i} = o[{key!r}]\n" for i, key in enumerate(keys))
@@ -730,13 +724,18 @@ def _field_lines(
         lines.append("        else:")
         if default is attrs.NOTHING:
             lines.append("            return __fallback(o, _)  # a required key is missing: cattrs says so")
-        elif isinstance(default, attrs.Factory):  # type: ignore[arg-type]
-            namespace[f"__f{index}"] = default.factory
-            lines.append(f"            {store(f'__f{index}()')}")
         else:
-            namespace[f"__d{index}"] = default
-            lines.append(f"            {store(f'__d{index}')}")
+            lines.append(f"            {store(_default_expression(namespace, index, default))}")
     return lines
+
+
+def _default_expression(namespace: dict[str, Any], index: int, default: Any) -> str:
+    """Generated code's expression for a field's default (a factory is called per instance)."""
+    if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
+        namespace[f"__f{index}"] = default.factory
+        return f"__f{index}()"
+    namespace[f"__d{index}"] = default
+    return f"__d{index}"
 
 
 def _slot_setters(cls: type[Any]) -> dict[str, Any] | None:
