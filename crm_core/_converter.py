@@ -433,7 +433,8 @@ def _builds_by_dict(cls: type[Any]) -> bool:
     return not any(k.__dict__.get("__slots__") for k in cls.__mro__) and init_only_stores(cls)
 
 
-_SHAPES_PER_MODEL = 64  # distinct (keys, value types) shapes remembered per model
+_SHAPES_PER_MODEL = 64  # distinct (keys, value types) shapes with a generated builder, per model
+_SHAPES_SEEN = 4096  # shapes met once (no builder yet) remembered per model
 _KEYS_PER_BUILDER = 256  # bodies with more keys are read field by field
 
 
@@ -456,7 +457,9 @@ def _shape_structure_fn(
     ``int`` for ``int | None``...) as they are, the others through their hook (timestamps,
     lists, nested models, odd values), unknown keys into ``extra``, absent fields their default.
     The builder of the previous body is tried first, so a page of same-shaped bodies costs no
-    shape computation at all. A shape that cannot be built (a required field missing, an unknown
+    shape computation at all. A builder is generated the second time a shape is met (the first
+    body of a shape is read field by field), for at most ``_SHAPES_PER_MODEL`` shapes; bodies of
+    other shapes are read field by field. A shape that cannot be built (a required field missing, an unknown
     key under a strict converter) goes to ``per_field``, the field-by-field hook, which also
     reports every error.
     """
@@ -508,6 +511,7 @@ def _shape_structure_fn(
         )
 
     last: list[Any] = [None]  # the builder of the previous body's shape
+    seen: set[tuple[tuple[str, ...], tuple[type, ...]]] = set()  # shapes met once, no builder yet
 
     def structure_by_shape(o: Any, _: Any) -> Any:
         if o.__class__ is not dict:
@@ -521,9 +525,17 @@ def _shape_structure_fn(
             shape = (tuple(o), tuple(map(type, o.values())))
             if shape in builders:
                 build = builders[shape]
+            elif shape not in seen or len(builders) >= _SHAPES_PER_MODEL:
+                # A shape met for the first time is read field by field: a builder is generated
+                # only for a shape that comes again, and only for the first _SHAPES_PER_MODEL
+                # such shapes. Bodies of ever-new shapes (a server that leaves out null fields)
+                # cost what the field-by-field hook costs: no code generated, none thrown away.
+                if len(seen) >= _SHAPES_SEEN:
+                    seen.clear()
+                seen.add(shape)
+                return per_field(o, _)
             else:
-                if len(builders) >= _SHAPES_PER_MODEL:
-                    builders.clear()
+                seen.discard(shape)
                 build = builders[shape] = make_builder(*shape)
             if build is None:
                 return per_field(o, _)

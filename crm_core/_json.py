@@ -1,22 +1,19 @@
 """JSON bodies on the wire: orjson when it is installed, else the standard library.
 
 Request bodies (:func:`dumps_body`) come out as the standard library's compact form would, as
-far as the server can tell (same values, keys in the same order; orjson writes a float in its
-own shortest form, ``1e16`` for ``1e+16``), about 5x cheaper. A non-finite float has no JSON
-form: it is refused before anything is sent (the standard library would have sent ``NaN``, which
-no JSON parser reads; orjson would have sent ``null``).
+far as a JSON parser can tell (same values, keys in the same order; orjson may write a float's
+exponent differently, ``1.5e-7`` for ``1.5e-07``), about 5x cheaper. A non-finite float has no
+JSON form: it is refused before anything is sent, naming where it is (the standard library would
+have sent ``NaN``, which no JSON parser reads; orjson would have sent ``null``).
 
-Response bodies (:func:`loads_body`):
-
-orjson parses a body 2-3x faster than :func:`json.loads` (a 100-lead page: about 2 µs a lead
-instead of 5). It is stricter: it refuses what RFC 8259 does not allow and the standard library
-accepts (``NaN``, lone surrogates, UTF-16/32 bodies), so every body it refuses is read again by
-the standard library, which decides (a value or :class:`json.JSONDecodeError`). Everything else
-reads alike (same values, same types, the last of duplicate keys; tested), with one exception:
-an integer beyond 64 bits (above ``2**64 - 1`` or below ``-2**63``) is read by orjson 3.9+ as
-the nearest ``float``. No documented field of either API holds one (IDs are 64-bit), and a model
-field or record ID typed ``int`` refuses a float (``APIResponseValidationError``), so such a value
-is never mistaken for another integer.
+Response bodies (:func:`loads_body`) read exactly as the standard library reads them: orjson
+parses 2-3x faster than :func:`json.loads`, but it refuses what RFC 8259 does not allow and the
+standard library accepts (``NaN``, lone surrogates, UTF-16/32 bodies with a BOM) and reads an
+integer beyond 64 bits as the nearest float. A body orjson refuses, and a body holding a run of
+19 digits or more (which may be such an integer; also a long digit string or fraction, read the
+same either way), is read by the standard library, which decides (a value or
+:class:`json.JSONDecodeError`). Everything else reads alike: same values, same types, the last
+of duplicate keys (tested against the standard library).
 """
 
 from __future__ import annotations
@@ -33,6 +30,9 @@ except ImportError:  # pragma: no cover - a dependency on CPython; other interpr
     orjson = None  # type: ignore[assignment]
 
 __all__ = ["dumps_body", "loads_body"]
+
+_DIGITS = bytes(0x30 if 0x30 <= byte <= 0x39 else 0x20 for byte in range(256))  # digits -> "0", else " "
+_LONG_DIGIT_RUN = b"0" * 19  # the shortest integer literal orjson may not read exactly (-2**63 - 1)
 
 # What the standard library cannot write (datetimes, dataclasses) orjson must not write either.
 _DUMPS_OPTIONS = 0 if orjson is None else orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
@@ -59,19 +59,26 @@ def dumps_body(value: Any) -> bytes:
     except ValueError as exc:
         if "Out of range float" not in str(exc):
             raise
-        raise ValidationError("body", _non_finite(value), "finite numbers (JSON has no NaN or Infinity)") from None
+        path, number = _non_finite(value, ())
+        field = "".join(f"[{part}]" if isinstance(part, int) else f".{_snake(part)}" for part in path).lstrip(".")
+        raise ValidationError(field or "body", number, "a finite number (JSON has no NaN or Infinity)") from None
 
 
-def _non_finite(value: Any) -> Any:
-    """The first NaN or infinity in ``value`` (for the error message)."""
+def _non_finite(value: Any, path: tuple[str | int, ...]) -> tuple[tuple[str | int, ...], float | None]:
+    """Where the first NaN or infinity in ``value`` is (keys and indexes), and the number."""
     if isinstance(value, float) and not math.isfinite(value):
-        return value
-    items = value.values() if isinstance(value, dict) else value if isinstance(value, list | tuple) else ()
-    for item in items:
-        found = _non_finite(item)
-        if found is not None:
+        return path, value
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list | tuple) else ()
+    for key, item in items:
+        found = _non_finite(item, (*path, key))
+        if found[1] is not None:
             return found
-    return None
+    return path, None
+
+
+def _snake(key: str) -> str:
+    """A wire key in the SDK's snake_case (``lotSize`` -> ``lot_size``; snake_case stays)."""
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in str(key)).lstrip("_")
 
 
 def loads_body(raw: bytes) -> Any:
@@ -81,7 +88,9 @@ def loads_body(raw: bytes) -> Any:
         json.JSONDecodeError: not JSON, as the standard library reads it.
         UnicodeDecodeError: not text in any of JSON's encodings.
     """
-    if orjson is not None:
+    # orjson reads an integer beyond 64 bits as a float: a body with a run of 19 digits or more
+    # (one may be such an integer) is read by the standard library, exactly. One C-level pass.
+    if orjson is not None and _LONG_DIGIT_RUN not in raw.translate(_DIGITS):
         try:
             return orjson.loads(raw)
         except orjson.JSONDecodeError:  # stricter than json: the standard library decides

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import inspect
 import pickle
+import random
 import sys
 import typing
 from datetime import UTC, datetime
@@ -217,7 +218,9 @@ def test_shape_built_models_behave_as_init_built_ones() -> None:
     defaults are class attributes), yet reads, compares, copies, pickles and evolves as a
     model built by ``__init__``, for every converter (each client has its own)."""
     body = {"leadId": 7, "firstName": "Ava", "emails": ["a@example.com"], "createTime": "2026-03-01T23:00:00GMT"}
-    built = [_lofty(False).structure(body, Lead) for _ in range(2)]
+    converters = [_lofty(False), _lofty(False)]
+    # A shape's first body is read field by field, the next ones by the shape's generated builder.
+    built = [converter.structure(body, Lead) for converter in converters for _ in range(2)]
     direct = Lead(
         lead_id=7, first_name="Ava", emails=["a@example.com"], create_time=datetime(2026, 3, 1, 23, 0, tzinfo=UTC)
     )
@@ -225,7 +228,6 @@ def test_shape_built_models_behave_as_init_built_ones() -> None:
         assert lead == direct and repr(lead) == repr(direct)
         assert lead.last_name is None and lead.tags is None and lead.extra == {}
         assert _values(lead) == _values(direct)
-        assert "last_name" not in vars(lead)  # not stored: read from the class
         assert pickle.loads(pickle.dumps(lead)) == direct
         assert copy.deepcopy(lead) == direct and copy.copy(lead) == direct
         changed = attrs.evolve(lead, last_name="Garcia")
@@ -233,7 +235,8 @@ def test_shape_built_models_behave_as_init_built_ones() -> None:
         assert cattrs.Converter().unstructure(lead) == cattrs.Converter().unstructure(direct)
         with pytest.raises(attrs.exceptions.FrozenInstanceError):
             lead.last_name = "x"  # type: ignore[misc]
-    assert built[0].emails is not built[1].emails  # lists are copied, never shared between models
+    assert "last_name" not in vars(built[1]) and "last_name" not in vars(built[3])  # read from the class
+    assert len({id(lead.emails) for lead in built}) == 4  # lists are copied, never shared between models
 
 
 def test_shape_path_keeps_required_fields_factories_and_frozenness() -> None:
@@ -328,3 +331,32 @@ def test_plain_models_unstructure_as_cattrs_would_in_field_order(naming: Any) ->
             }
             out = converter.unstructure(instance)
             assert out == expected and list(out) == list(expected), cls
+
+
+def test_ever_new_shapes_generate_no_code_and_read_right(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tester finding: bodies whose key sets vary (a server leaving out null fields) generated a
+    builder per shape, 10x slower than before. A shape met once is read field by field; a builder
+    is generated the second time, for at most ``_SHAPES_PER_MODEL`` shapes."""
+    import crm_core._converter as converter_module
+
+    generated: list[tuple[str, ...]] = []
+    real = converter_module._shape_builder
+
+    def counting(cls: Any, keys: tuple[str, ...], *args: Any, **kwargs: Any) -> Any:
+        generated.append(keys)
+        return real(cls, keys, *args, **kwargs)
+
+    monkeypatch.setattr(converter_module, "_shape_builder", counting)
+    converter = _lofty(False)
+    optional = [k for k in LOFTY_TASK if k != "id"][:12]
+    rng = random.Random(7)
+    bodies = [{k: v for k, v in LOFTY_TASK.items() if k not in optional or rng.random() < 0.5} for _ in range(3000)]
+    bodies += [{**LOFTY_TASK, f"new{n}": n} for n in range(100)]  # 100 shapes met once each (kept in extra)
+    for body in bodies:
+        fast, slow = _both(converter, LoftyTask, body)
+        assert fast == slow
+    shapes = [tuple(body) for body in bodies]
+    assert len(generated) == len(set(generated)) <= converter_module._SHAPES_PER_MODEL
+    assert all(shapes.count(keys) >= 2 for keys in generated)  # only shapes that came again
+    once = next(keys for keys in shapes if shapes.count(keys) == 1)
+    assert once not in generated
