@@ -4,7 +4,8 @@ Request bodies (:func:`dumps_body`) come out as the standard library's compact f
 far as a JSON parser can tell (same values, keys in the same order; orjson may write a float's
 exponent differently, ``1.5e-7`` for ``1.5e-07``), about 5x cheaper. A non-finite float has no
 JSON form: it is refused before anything is sent, naming where it is (the standard library would
-have sent ``NaN``, which no JSON parser reads; orjson would have sent ``null``).
+have sent ``NaN``, which no JSON parser reads; orjson would have sent ``null``); so is text with a
+lone surrogate, which UTF-8 cannot carry.
 
 Response bodies (:func:`loads_body`) read exactly as the standard library reads them: orjson
 parses 2-3x faster than :func:`json.loads`, but it refuses what RFC 8259 does not allow and the
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from typing import Any
 
 from ._errors import ValidationError
@@ -42,13 +44,15 @@ def dumps_body(value: Any) -> bytes:
     """``value`` as a compact UTF-8 JSON request body.
 
     Raises:
-        ValidationError: ``value`` holds a NaN or an infinity (field ``"body"``; nothing sent).
+        ValidationError: ``value`` holds a NaN or an infinity, or text with a lone surrogate
+            (which UTF-8 cannot carry); ``field`` says where (``"property.bathrooms"``,
+            ``"body"`` for the whole value). Nothing is sent.
         TypeError: ``value`` holds something JSON cannot hold (a ``datetime``, a set...).
     """
     if orjson is not None:
         try:
             body: bytes | None = orjson.dumps(value, option=_DUMPS_OPTIONS)
-        except TypeError:  # integers beyond 64 bits, non-str keys...: the standard library decides
+        except TypeError:  # integers beyond 64 bits, non-str keys, surrogates: the standard library decides
             body = None
         # orjson writes a NaN or an infinity as null: a body with a null is written again below,
         # where a non-finite float is refused.
@@ -56,24 +60,50 @@ def dumps_body(value: Any) -> bytes:
             return body
     try:
         return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+    except UnicodeEncodeError:
+        path, text = _first(value, _not_utf8, ())
+        raise ValidationError(
+            _field(path), text, "text without lone surrogates (U+D800 to U+DFFF), which UTF-8 cannot carry"
+        ) from None
     except ValueError as exc:
         if "Out of range float" not in str(exc):
             raise
-        path, number = _non_finite(value, ())
-        field = "".join(f"[{part}]" if isinstance(part, int) else f".{_snake(part)}" for part in path).lstrip(".")
-        raise ValidationError(field or "body", number, "a finite number (JSON has no NaN or Infinity)") from None
+        path, number = _first(value, _non_finite, ())
+        raise ValidationError(_field(path), number, "a finite number (JSON has no NaN or Infinity)") from None
 
 
-def _non_finite(value: Any, path: tuple[str | int, ...]) -> tuple[tuple[str | int, ...], float | None]:
-    """Where the first NaN or infinity in ``value`` is (keys and indexes), and the number."""
-    if isinstance(value, float) and not math.isfinite(value):
+def _non_finite(value: Any) -> bool:
+    return isinstance(value, float) and not math.isfinite(value)
+
+
+def _not_utf8(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _first(value: Any, test: Callable[[Any], bool], path: tuple[str | int, ...]) -> tuple[tuple[str | int, ...], Any]:
+    """Where the first value (or key) in ``value`` passing ``test`` is (keys and indexes), and it."""
+    if test(value):
         return path, value
     items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list | tuple) else ()
     for key, item in items:
-        found = _non_finite(item, (*path, key))
+        if test(key):
+            return (*path, key), key
+        found = _first(item, test, (*path, key))
         if found[1] is not None:
             return found
     return path, None
+
+
+def _field(path: tuple[str | int, ...]) -> str:
+    """A place in a body in the SDK's terms: ``lead_property_list[1].lot_size``; ``body`` for the whole."""
+    text = "".join(f"[{part}]" if isinstance(part, int) else f".{_snake(part)}" for part in path).lstrip(".")
+    return text or "body"
 
 
 def _snake(key: str) -> str:

@@ -142,6 +142,14 @@ def test_a_non_finite_number_is_named_by_its_place_in_the_body() -> None:
     assert caught.value.field == "lead_property_list[1].lot_size" and caught.value.value == float("inf")
 
 
+def test_text_with_a_lone_surrogate_is_refused_naming_its_place() -> None:
+    # Tester doubt: it raised a bare UnicodeEncodeError from deep inside the transport.
+    with pytest.raises(ValidationError) as caught:
+        dumps_body({"type": "Call", "content": "ok", "notes": ["fine", "bad \ud800 text"]})
+    assert caught.value.field == "notes[1]" and caught.value.value == "bad \ud800 text"
+    assert "surrogate" in str(caught.value)
+
+
 async def test_a_lead_with_a_nan_is_refused_and_nothing_is_sent(lofty: LoftyClient, lofty_state: LoftyEmulator) -> None:
     before = len(lofty_state.core.requests)
     with pytest.raises(ValidationError, match=r"property\.bathrooms=nan .*finite"):
