@@ -473,13 +473,16 @@ def _shape_structure_fn(
         return hook, tp, bool(getattr(hook, "reads_timestamps", False))
 
     hooks = {name: value_hook(name) for name in wire}
-    # Fields whose default is an immutable constant get it as a class attribute, so a body that
-    # lacks them is built without storing them (the instance reads the class's value, as it would
-    # its own: a Lead body carries 23 of 60 fields). Other defaults are stored per instance.
+    # Fields of the SDK's models (and WireModels) whose default is an immutable constant get it as
+    # a class attribute, so a body that lacks them is built without storing them (the instance
+    # reads the class's value, as it would its own: a Lead body carries 23 of 60 fields). Other
+    # defaults, and every default of a caller's own class, are stored per instance.
+    ours = issubclass(cls, WireModel) or cls.__module__.partition(".")[0] in _SDK_PACKAGES
     shared_defaults = {
         name
         for name, attribute in attributes.items()
-        if name != extra
+        if ours
+        and name != extra
         and attribute.default.__class__ in _IMMUTABLE_DEFAULTS
         and cls.__dict__.get(name, attribute.default) is attribute.default  # free, or set by another converter
     }
@@ -549,6 +552,7 @@ def _shape_structure_fn(
 
 
 _IMMUTABLE_DEFAULTS = frozenset({NoneType, bool, int, float, str, bytes})
+_SDK_PACKAGES = frozenset({"crm_core", "lofty_async", "superfone_async"})
 _MISS = object()  # a shape builder's answer for a body of another shape
 
 

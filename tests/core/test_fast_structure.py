@@ -333,6 +333,26 @@ def test_plain_models_unstructure_as_cattrs_would_in_field_order(naming: Any) ->
             assert out == expected and list(out) == list(expected), cls
 
 
+def test_a_callers_own_dict_class_gets_no_class_attributes() -> None:
+    """Only the SDK's models (and WireModels) read absent constant defaults from the class; a
+    caller's own attrs class structured by the converter is left as it was."""
+    converter = make_converter()
+    for _ in range(3):  # the third body goes through the shape's generated builder
+        model = converter.structure({"id": 1}, _Owned)
+        assert model == _Owned(id=1) and vars(model)["score"] is None
+    assert "score" not in _Owned.__dict__
+    body = {
+        "id": 5,
+        "customer_id": 7,
+        "type": "REMINDER",
+        "due_date": "2027-03-01T04:30:00.000Z",
+        "task_status": "PENDING",
+    }
+    superfone = _superfone(False)
+    tasks = [superfone.structure(body, SuperfoneTask) for _ in range(3)]
+    assert tasks[0] == tasks[2] and "title" not in vars(tasks[2])  # an SDK model: read from the class
+
+
 def test_ever_new_shapes_generate_no_code_and_read_right(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tester finding: bodies whose key sets vary (a server leaving out null fields) generated a
     builder per shape, 10x slower than before. A shape met once is read field by field; a builder
