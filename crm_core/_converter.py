@@ -60,6 +60,11 @@ def snake_to_camel(name: str) -> str:
     return head + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
+def camel_to_snake(name: str) -> str:
+    """``"lotSize"`` -> ``"lot_size"``; a snake_case name stays as it is."""
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
+
+
 def parse_datetime(value: object) -> datetime | None:
     """Read a wire timestamp as an aware datetime.
 
@@ -459,9 +464,9 @@ def _shape_structure_fn(
     The builder of the previous body is tried first, so a page of same-shaped bodies costs no
     shape computation at all. A builder is generated the second time a shape is met (the first
     body of a shape is read field by field), for at most ``_SHAPES_PER_MODEL`` shapes; bodies of
-    other shapes are read field by field. A shape that cannot be built (a required field missing, an unknown
-    key under a strict converter) goes to ``per_field``, the field-by-field hook, which also
-    reports every error.
+    other shapes are read field by field. A shape that cannot be built (a required field
+    missing, an unknown key under a strict converter) goes to ``per_field``, the field-by-field
+    hook, which also reports every error.
     """
     name_of = {key: name for name, key in wire.items()}
     attributes = {a.name: a for a in attrs.fields(cls)}
@@ -510,7 +515,7 @@ def _shape_structure_fn(
             plain_items,
             accepts,
             extra=extra,
-            present=present | shared_defaults,
+            not_stored_as_default=present | shared_defaults,
         )
 
     last: list[Any] = [None]  # the builder of the previous body's shape
@@ -567,10 +572,13 @@ def _shape_builder(
     accepts: Mapping[str, frozenset[type]],
     *,
     extra: str | None,
-    present: set[str],
+    not_stored_as_default: set[str],
 ) -> Any:
     """The generated function that builds ``cls`` from a body of one shape, or returns ``_MISS``
-    for a body of another shape (a value's hook may still raise: the caller falls back)."""
+    for a body of another shape (a value's hook may still raise: the caller falls back).
+
+    Every field outside ``not_stored_as_default`` (the body's own, and those read from the class)
+    and ``extra`` is stored with its default."""
     namespace: dict[str, Any] = {
         "__cls": cls,
         "__new": object.__new__,
@@ -608,7 +616,7 @@ def _shape_builder(
             value = f"__h{i}(v{i}, __t{i})"
         entries.append(f"{name!r}: {value}")
     for j, (name, attribute) in enumerate(attributes.items()):
-        if name in present or name == extra:
+        if name in not_stored_as_default or name == extra:
             continue
         entries.append(f"{name!r}: {_default_expression(namespace, j, attribute.default)}")
     if extra is not None:

@@ -24,6 +24,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from ._converter import camel_to_snake
 from ._errors import ValidationError
 
 try:
@@ -102,13 +103,8 @@ def _first(value: Any, test: Callable[[Any], bool], path: tuple[str | int, ...])
 
 def _field(path: tuple[str | int, ...]) -> str:
     """A place in a body in the SDK's terms: ``lead_property_list[1].lot_size``; ``body`` for the whole."""
-    text = "".join(f"[{part}]" if isinstance(part, int) else f".{_snake(part)}" for part in path).lstrip(".")
-    return text or "body"
-
-
-def _snake(key: str) -> str:
-    """A wire key in the SDK's snake_case (``lotSize`` -> ``lot_size``; snake_case stays)."""
-    return "".join(f"_{c.lower()}" if c.isupper() else c for c in str(key)).lstrip("_")
+    parts = (f"[{part}]" if isinstance(part, int) else f".{camel_to_snake(str(part))}" for part in path)
+    return "".join(parts).lstrip(".") or "body"
 
 
 def loads_body(raw: bytes) -> Any:
