@@ -30,6 +30,7 @@ from typing import Any, Literal
 
 import attrs
 import cattrs
+from cattrs.cols import list_structure_factory
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from ._attrs_init import init_only_stores
@@ -346,7 +347,42 @@ def make_converter(*, naming: Naming = "camel", strict: bool = False) -> cattrs.
 
     converter.register_structure_hook_factory(attrs.has, structure_factory)
     converter.register_unstructure_hook_factory(attrs.has, unstructure_factory)
+    converter.register_structure_hook_factory(_is_list_of_models, lambda tp: _model_list_hook(converter, tp))
     return converter
+
+
+def _is_list_of_models(tp: Any) -> bool:
+    args = typing.get_args(tp)
+    return typing.get_origin(tp) is list and len(args) == 1 and attrs.has(args[0])
+
+
+def _model_list_hook(converter: cattrs.Converter, tp: Any) -> Any:
+    """The structure hook for ``list[Model]``: a list of bodies of one shape (a page of leads, of
+    tasks) is built by that shape's builder in one comprehension; anything else (another shape,
+    an error) goes to cattrs' own list hook, whose errors name each bad item's index."""
+    generic = list_structure_factory(tp, converter)
+    item_type = typing.get_args(tp)[0]
+    try:
+        item_hook = converter.get_structure_hook(item_type)
+    except RecursionError:  # a model that holds a list of itself: cattrs' hook, late-bound
+        return generic
+    last = getattr(item_hook, "last_builder", None)
+    if last is None:
+        return generic
+
+    def structure_model_list(obj: Any, _: Any) -> Any:
+        build = last[0]
+        if obj.__class__ is list and build is not None:
+            try:
+                return [
+                    made if o.__class__ is dict and (made := build(o)) is not _MISS else item_hook(o, item_type)
+                    for o in obj
+                ]
+            except Exception:  # cattrs' hook below reads it again, and reports
+                pass
+        return generic(obj, _)
+
+    return structure_model_list
 
 
 def fast_structure_fn(
@@ -553,6 +589,7 @@ def _shape_structure_fn(
         except Exception:  # any surprise: the per-field hook decides (and reports)
             return per_field(o, _)
 
+    structure_by_shape.last_builder = last  # type: ignore[attr-defined]  # for _model_list_hook
     return structure_by_shape
 
 
@@ -608,8 +645,9 @@ def _shape_builder(
         elif reads_timestamps and value_class is str:  # a timestamp string seen before: parsed once
             value = f"(__ts_get(v{i}) or __read_ts(__h{i}, __t{i}, v{i}))"
         elif item is not None and value_class is list:  # a list[str] / list[int] of exactly those: copied
-            namespace[f"__only{i}"] = frozenset({item}).issuperset
-            value = f"(v{i}.copy() if __only{i}(map(type, v{i})) else __h{i}(v{i}, __t{i}))"
+            namespace[f"__only{i}"], namespace[f"__i{i}"] = frozenset({item}).issuperset, item
+            one = f"len(v{i}) == 1 and v{i}[0].__class__ is __i{i}"  # the usual one email, one phone
+            value = f"(v{i}.copy() if {one} or not v{i} or __only{i}(map(type, v{i})) else __h{i}(v{i}, __t{i}))"
         elif value_class is list and typing.get_origin(_unwrap_optional(tp)[1]) is list:
             value = f"(__h{i}(v{i}, __t{i}) if v{i} else [])"  # an empty list of models: a new empty list
         else:
@@ -621,14 +659,14 @@ def _shape_builder(
         entries.append(f"{name!r}: {_default_expression(namespace, j, attribute.default)}")
     if extra is not None:
         entries.append(f"{extra!r}: {{{', '.join(unknown)}}}")
-    reads = "".join(f"        v{i} = o[{key!r}]\n" for i, key in enumerate(keys))
+    # The body's keys, in order, are the shape's (the decoder's keys are mostly the very same
+    # string objects, compared by identity); its values are then taken in that order.
+    namespace["__keys"] = keys
     lines = [
         "def build(o):",
-        f"    if len(o) != {len(keys)}:",
+        "    if tuple(o) != __keys:",
         "        return __MISS",
-        "    try:",
-        reads + "    except KeyError:",  # same count, every key: the same keys
-        "        return __MISS",
+        f"    {''.join(f'v{i}, ' for i in range(len(keys)))}= tuple(o.values())" if keys else "",
     ]
     if checks:
         lines += [f"    if not ({' and '.join(checks)}):", "        return __MISS"]

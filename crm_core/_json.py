@@ -36,6 +36,12 @@ __all__ = ["dumps_body", "loads_body"]
 
 _DIGITS = bytes(0x30 if 0x30 <= byte <= 0x39 else 0x20 for byte in range(256))  # digits -> "0", else " "
 _LONG_DIGIT_RUN = b"0" * 19  # the shortest integer literal orjson may not read exactly (-2**63 - 1)
+# Every other byte of a run of 19 digits: 9 or 10 digits in a row. A body whose every other byte
+# never shows 9 digits in a row has no run of 19 (a run must be 17 long to show 9: ids of 15
+# digits, epoch ms of 13 and ISO times never do); one that does is checked byte by byte. Half of
+# the bytes to map. (Every third byte would not do: an ISO time's separators are 3 apart.)
+_SAMPLE_STEP = 2
+_SAMPLED_RUN = b"0" * 9
 
 # What the standard library cannot write (datetimes, dataclasses) orjson must not write either.
 _DUMPS_OPTIONS = 0 if orjson is None else orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
@@ -115,8 +121,11 @@ def loads_body(raw: bytes) -> Any:
         UnicodeDecodeError: not text in any of JSON's encodings.
     """
     # orjson reads an integer beyond 64 bits as a float: a body with a run of 19 digits or more
-    # (one may be such an integer) is read by the standard library, exactly. One C-level pass.
-    if orjson is not None and _LONG_DIGIT_RUN not in raw.translate(_DIGITS):
+    # (one may be such an integer) is read by the standard library, exactly. C-level passes over
+    # every other byte, and over all of them only when those show a long run.
+    if orjson is not None and (
+        _SAMPLED_RUN not in raw[::_SAMPLE_STEP].translate(_DIGITS) or _LONG_DIGIT_RUN not in raw.translate(_DIGITS)
+    ):
         try:
             return orjson.loads(raw)
         except orjson.JSONDecodeError:  # stricter than json: the standard library decides

@@ -74,6 +74,7 @@ class CursorIterator(Generic[T, C]):
         self.at_page_end = False
         self.exhausted = False
         self._page: Page[T, C] | None = None
+        self._items: Sequence[T] = ()  # the current page's items
         self._index = 0
         self._max_pages = max_pages
 
@@ -84,27 +85,38 @@ class CursorIterator(Generic[T, C]):
         return self
 
     async def __anext__(self) -> T:
-        while self._page is None or self._index >= len(self._page.items):
-            if self._page is not None and (not self._page.has_more or not self._page.items or self._at_max()):
-                self.exhausted = True
-                raise StopAsyncIteration
-            if self.exhausted:
-                raise StopAsyncIteration
-            cursor = self.cursor if self._page is None else self._page.next_cursor
-            self._page = await self._fetch(cursor)
-            self.pages_fetched += 1
-            self._index = 0
-            self.cursor = self._page.cursor
-            if not self._page.items:
-                self.exhausted = True
-                raise StopAsyncIteration
-        page = self._page
-        item = page.items[self._index]
-        self._index += 1
-        self.at_page_end = self._index == len(page.items)
-        if self.at_page_end and page.has_more:
-            self.cursor = page.next_cursor
+        items, index = self._items, self._index
+        if index >= len(items):  # the page is done (or none yet): the next one
+            items = await self._next_page()
+            index = 0
+        item = items[index]
+        index += 1
+        self._index = index
+        if index == len(items):  # the page's last item: resume from the next page
+            self.at_page_end = True
+            page = self._page
+            if page is not None and page.has_more:
+                self.cursor = page.next_cursor
         return item
+
+    async def _next_page(self) -> Sequence[T]:
+        """The next page's items (at least one); raises StopAsyncIteration at the end."""
+        page = self._page
+        if page is not None and (not page.has_more or not page.items or self._at_max()):
+            self.exhausted = True
+            raise StopAsyncIteration
+        if self.exhausted:
+            raise StopAsyncIteration
+        cursor = self.cursor if page is None else page.next_cursor
+        page = self._page = await self._fetch(cursor)
+        self.pages_fetched += 1
+        self._items, self._index = page.items, 0
+        self.cursor = page.cursor
+        self.at_page_end = False
+        if not page.items:
+            self.exhausted = True
+            raise StopAsyncIteration
+        return page.items
 
     def _at_max(self) -> bool:
         return self._max_pages is not None and self.pages_fetched >= self._max_pages
@@ -118,7 +130,7 @@ class CursorIterator(Generic[T, C]):
                 return
             cursor = self.cursor if self._page is None else self._page.next_cursor
             page = await self._fetch(cursor)
-            self._page, self._index = page, len(page.items)
+            self._page, self._items, self._index = page, page.items, len(page.items)
             self.pages_fetched += 1
             self.cursor = page.next_cursor if page.has_more else page.cursor
             self.at_page_end = True

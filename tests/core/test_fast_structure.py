@@ -380,3 +380,32 @@ def test_ever_new_shapes_generate_no_code_and_read_right(monkeypatch: pytest.Mon
     assert all(shapes.count(keys) >= 2 for keys in generated)  # only shapes that came again
     once = next(keys for keys in shapes if shapes.count(keys) == 1)
     assert once not in generated
+
+
+def test_a_page_of_mixed_shapes_reads_as_cattrs_list_hook_does() -> None:
+    # list[Model] is built by the last shape's builder in one pass; other shapes, non-objects
+    # and bad items go the slow way, and errors still name the item's index.
+    converter = _lofty(False)
+    page_type = list[Lead]
+    hook = converter.get_structure_hook(page_type)
+    generic = cattrs.Converter().get_structure_hook(list[int]).__class__  # a plain function
+    assert isinstance(hook, generic) and hook.__name__ == "structure_model_list"
+    other = {**LEAD, "lastName": "Ng"}
+    page = [LEAD, LEAD, other, LEAD, dict(reversed(list(LEAD.items()))), other, LEAD]
+    for _ in range(3):
+        got = converter.structure(page, page_type)
+        expected = [hook_of_lead(converter)(body, Lead) for body in page]
+        assert got == expected and [_values(g) for g in got] == [_values(e) for e in expected]
+        assert [lead.last_name for lead in got] == [None, None, "Ng", None, None, "Ng", None]
+        assert all(g.emails is not body["emails"] for g, body in zip(got, page, strict=True))
+    for bad_page, index in (([LEAD, LEAD, {**LEAD, "score": "abc"}], 2), ([LEAD, "a lead", LEAD], 1)):
+        with pytest.raises(cattrs.IterableValidationError) as info:
+            converter.structure(bad_page, page_type)
+        assert f"$[{index}]" in str(cattrs.transform_error(info.value))
+    assert converter.structure([], page_type) == []
+    assert converter.structure((LEAD,), page_type) == [converter.structure(LEAD, Lead)]  # a tuple: cattrs' hook
+
+
+def hook_of_lead(converter: cattrs.Converter) -> Any:
+    hook: Any = converter.get_structure_hook(Lead)
+    return hook.fallback

@@ -70,6 +70,29 @@ def test_an_integer_beyond_64_bits_reads_exactly(raw: bytes) -> None:
     assert got == json.loads(raw) and json.dumps(got) == json.dumps(json.loads(raw))
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(min_value=2**64, max_value=10**30) | st.integers(min_value=-(10**30), max_value=-(2**63) - 1),
+    st.text(alphabet="a0123456789 ", max_size=40),
+    st.text(alphabet="a0123456789 ", max_size=40),
+)
+def test_a_big_integer_anywhere_in_the_body_reads_exactly(number: int, before: str, after: str) -> None:
+    # The check samples every other byte first: the integer is found at any offset, next to
+    # digits or not.
+    raw = json.dumps({"a": before, "n": number, "z": after, "ids": [700000000000001, 1763769600000]}).encode()
+    got = loads_body(raw)
+    assert got["n"] == number and got["n"].__class__ is int
+
+
+@pytest.mark.parametrize("pad", ["", "x", "xy"])
+@pytest.mark.parametrize("digits", [15, 16, 17, 18, 19, 20, 25])
+def test_digit_runs_of_each_length_at_each_offset(pad: str, digits: int) -> None:
+    text = "9" * digits
+    raw = f'{{"p{pad}": {text}, "s": "{text}", "f": {text}.5}}'.encode()
+    got = loads_body(raw)
+    assert got == json.loads(raw) and json.dumps(got) == json.dumps(json.loads(raw))
+
+
 def test_long_digit_strings_and_fractions_read_alike_either_way() -> None:
     raw = b'{"phone": "12345678901234567890123", "x": 0.12345678901234567890123, "n": 18446744073709551615}'
     got = loads_body(raw)
