@@ -112,10 +112,10 @@ class CursorIterator(Generic[T, C]):
         self.pages_fetched += 1
         self._items, self._index = page.items, 0
         self.cursor = page.cursor
-        self.at_page_end = False
-        if not page.items:
+        if not page.items:  # the end (at_page_end stays as the last item left it)
             self.exhausted = True
             raise StopAsyncIteration
+        self.at_page_end = False
         return page.items
 
     def _at_max(self) -> bool:

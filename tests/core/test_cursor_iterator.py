@@ -66,3 +66,21 @@ async def test_pages_and_limits() -> None:
 
     never = CursorIterator(empty, "start")
     assert [i async for i in never] == [] and never.exhausted and never.cursor == "start"
+
+
+async def test_at_page_end_after_the_loop_whichever_way_the_end_is_told() -> None:
+    # Tester finding: a last page that still says has_more, answered by an empty page, left
+    # at_page_end False after the loop; a last page saying has_more=False left it True.
+    pages = [[1, 2], [3, 4], []]
+
+    async def more_then_empty(cursor: int) -> Page[int, int]:
+        return Page(items=pages[cursor], cursor=cursor, next_cursor=cursor + 1, has_more=True)
+
+    async def no_more(cursor: int) -> Page[int, int]:
+        return Page(items=pages[cursor], cursor=cursor, next_cursor=cursor + 1, has_more=cursor == 0)
+
+    for fetch in (more_then_empty, no_more):
+        it = CursorIterator(fetch, 0)
+        seen = [(item, it.at_page_end) async for item in it]
+        assert seen == [(1, False), (2, True), (3, False), (4, True)]
+        assert it.at_page_end and it.exhausted
