@@ -123,7 +123,16 @@ class CursorIterator(Generic[T, C]):
 
     async def pages(self) -> AsyncIterator[Page[T, C]]:
         """Page by page instead of item by item: after handling a page, save ``page.next_cursor``
-        (or :attr:`cursor`, which equals it when more pages follow)."""
+        (or :attr:`cursor`, which equals it when more pages follow). Called partway through a
+        page (after some of its items), it gives that page again, whole, first: at least once,
+        never skipped."""
+        page = self._page
+        if page is not None and self._index < len(self._items):
+            self._index = len(self._items)
+            if page.has_more:
+                self.cursor = page.next_cursor
+            self.at_page_end = True
+            yield page
         while not self.exhausted:
             if self._page is not None and (not self._page.has_more or self._at_max()):
                 self.exhausted = True

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 from crm_core import CursorIterator, Page
 from crm_core._pagination import iter_pages, page_number_fetch
@@ -84,3 +84,19 @@ async def test_at_page_end_after_the_loop_whichever_way_the_end_is_told() -> Non
         seen = [(item, it.at_page_end) async for item in it]
         assert seen == [(1, False), (2, True), (3, False), (4, True)]
         assert it.at_page_end and it.exhausted
+
+
+async def test_pages_after_some_items_gives_the_unfinished_page_first() -> None:
+    # Tester finding: pages() partway through a page skipped the rest of that page.
+    _, fetch = numbered(4)
+    it = CursorIterator(page_number_fetch(fetch), 0)
+    first = [item async for item, _ in zip_items(it, 2)]
+    assert first == [0, 1]
+    pages = [list(page.items) async for page in it.pages()]
+    assert pages == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]  # page 0 again, whole; nothing skipped
+    assert it.exhausted and it.at_page_end
+
+
+async def zip_items(it: CursorIterator[int, int], count: int) -> AsyncIterator[tuple[int, int]]:
+    for number in range(count):
+        yield await it.__anext__(), number
