@@ -87,36 +87,41 @@ class CursorIterator(Generic[T, C]):
     async def __anext__(self) -> T:
         items, index = self._items, self._index
         if index >= len(items):  # the page is done (or none yet): the next one
-            items = await self._next_page()
-            index = 0
+            page = await self._fetch_next()
+            if page is None or not page.items:
+                raise StopAsyncIteration
+            items, index = page.items, 0
+            self.at_page_end = False
         item = items[index]
         index += 1
         self._index = index
-        if index == len(items):  # the page's last item: resume from the next page
-            self.at_page_end = True
-            page = self._page
-            if page is not None and page.has_more:
-                self.cursor = page.next_cursor
+        if index == len(items):
+            self._end_page()
         return item
 
-    async def _next_page(self) -> Sequence[T]:
-        """The next page's items (at least one); raises StopAsyncIteration at the end."""
+    async def _fetch_next(self) -> Page[T, C] | None:
+        """The next page (an empty one ends the iteration), or ``None`` when there is none left to
+        ask for; either way :attr:`exhausted` is then set."""
         page = self._page
-        if page is not None and (not page.has_more or not page.items or self._at_max()):
+        if self.exhausted or (page is not None and (not page.has_more or self._at_max())):
             self.exhausted = True
-            raise StopAsyncIteration
-        if self.exhausted:
-            raise StopAsyncIteration
+            return None
         cursor = self.cursor if page is None else page.next_cursor
         page = self._page = await self._fetch(cursor)
         self.pages_fetched += 1
         self._items, self._index = page.items, 0
         self.cursor = page.cursor
-        if not page.items:  # the end (at_page_end stays as the last item left it)
+        if not page.items:
             self.exhausted = True
-            raise StopAsyncIteration
-        self.at_page_end = False
-        return page.items
+        return page
+
+    def _end_page(self) -> None:
+        """The current page is handled: resume from the next page (when there is one)."""
+        self.at_page_end = True
+        self._index = len(self._items)
+        page = self._page
+        if page is not None and page.has_more:
+            self.cursor = page.next_cursor
 
     def _at_max(self) -> bool:
         return self._max_pages is not None and self.pages_fetched >= self._max_pages
@@ -128,23 +133,11 @@ class CursorIterator(Generic[T, C]):
         never skipped."""
         page = self._page
         if page is not None and self._index < len(self._items):
-            self._index = len(self._items)
-            if page.has_more:
-                self.cursor = page.next_cursor
-            self.at_page_end = True
+            self._end_page()
             yield page
-        while not self.exhausted:
-            if self._page is not None and (not self._page.has_more or self._at_max()):
-                self.exhausted = True
-                return
-            cursor = self.cursor if self._page is None else self._page.next_cursor
-            page = await self._fetch(cursor)
-            self._page, self._items, self._index = page, page.items, len(page.items)
-            self.pages_fetched += 1
-            self.cursor = page.next_cursor if page.has_more else page.cursor
-            self.at_page_end = True
+        while (page := await self._fetch_next()) is not None:
+            self._end_page()
             if not page.items:
-                self.exhausted = True
                 return
             yield page
 
