@@ -25,6 +25,7 @@ from collections.abc import (
     Callable,
     Hashable,
     Iterable,
+    Iterator,
     Mapping,
 )
 from datetime import UTC, datetime
@@ -35,6 +36,7 @@ import attrs
 from ._attrs_init import direct_init
 from ._bulk_policy import BulkPolicy, JobGuard, bulk_policy, cause, current_policy, refused
 from ._clock import Clock, SystemClock
+from ._concurrency import ConcurrencyLimiter
 from ._errors import APIError, AuthenticationError, Outcome, ReconcilePending, ValidationError
 from ._journal import CREATED, FAILED, MAYBE, SENDING, Journal, JournalEntry
 from ._reconcile import CreateLedger
@@ -216,15 +218,6 @@ class SetAside(Exception):
         self.not_before = not_before
 
 
-async def _aiter(rows: Iterable[tuple[int, R]] | AsyncIterable[tuple[int, R]]) -> AsyncIterator[tuple[int, R]]:
-    if isinstance(rows, AsyncIterable):
-        async for item in rows:
-            yield item
-    else:
-        for item in rows:
-            yield item
-
-
 async def run_bulk(
     rows: Iterable[tuple[int, R]] | AsyncIterable[tuple[int, R]],
     worker: Callable[[int, R], Awaitable[T]],
@@ -268,17 +261,23 @@ async def run_bulk(
     lanes: dict[Hashable, deque[tuple[int, R]]] = {}
     blocked: dict[Hashable, int] = {}
     aside: list[tuple[int, Hashable | None, SetAside]] = []
-    live = asyncio.Semaphore(concurrency)
+    # Slots and the reader's turn: ConcurrencyLimiter's fast path (a counter, no future) is
+    # taken inline below; only a caller that must wait goes through its coroutine.
+    live = ConcurrencyLimiter(concurrency)
     room = asyncio.Event()
     room.set()
     pending = 0
+    add = summary.add
+    checks_start = stop is not None or time_budget is not None
 
-    async def report(result: RowResult[T]) -> None:
-        summary.add(result)
+    def report(result: RowResult[T]) -> Awaitable[None] | None:
+        """Count ``result`` and hand it to ``on_result``; an awaitable it returned, if any."""
+        add(result)
         if on_result is not None:
             maybe = on_result(result)
             if maybe is not None and inspect.isawaitable(maybe):
-                await maybe
+                return maybe
+        return None
 
     def not_startable() -> RowSkipped | None:
         reason = stop() if stop is not None else None
@@ -289,41 +288,60 @@ async def run_bulk(
             return JobBudgetSpent(time_budget)
         return None
 
+    async def ended(number: int, row_key: Hashable | None, error: BaseException) -> bool:
+        """A row's worker raised ``error``: its result (``True`` when skipped as done)."""
+        if isinstance(error, RowSkipped):
+            status = RowStatus.SKIPPED
+        elif isinstance(error, SetAside):
+            aside.append((number, row_key, error))
+            return False
+        else:
+            status = RowStatus.FAILED
+        maybe = report(RowResult(row_number=number, status=status, error=error, key=row_key))
+        if maybe is not None:
+            await maybe
+        return status is RowStatus.SKIPPED
+
     async def finish(number: int, row_key: Hashable | None, run: Callable[[], Awaitable[T]]) -> bool:
         """Run one row to its result; ``True`` when it succeeded (or was done earlier)."""
         try:
             value = await run()
-        except RowSkipped as skipped:
-            await report(RowResult(row_number=number, status=RowStatus.SKIPPED, error=skipped, key=row_key))
-            return True
-        except SetAside as later:
-            aside.append((number, row_key, later))
-            return False
-        except (ValidationError, APIError) as error:
-            await report(RowResult(row_number=number, status=RowStatus.FAILED, error=error, key=row_key))
-            return False
-        await report(RowResult(row_number=number, status=RowStatus.CREATED, value=value, key=row_key))
+        except (RowSkipped, SetAside, ValidationError, APIError) as error:
+            return await ended(number, row_key, error)
+        maybe = report(RowResult(row_number=number, status=RowStatus.CREATED, value=value, key=row_key))
+        if maybe is not None:
+            await maybe
         return True
-
-    async def process(number: int, row: R, row_key: Hashable | None) -> bool:
-        skip = not_startable()
-        if skip is not None:
-            await report(RowResult(row_number=number, status=RowStatus.SKIPPED, error=skip, key=row_key))
-            return True
-        return await finish(number, row_key, lambda: worker(number, row))
 
     async def skip_waiting(number: int, row_key: Hashable) -> None:
         error = WaitsForRow(blocked[row_key], row_key)
-        await report(RowResult(row_number=number, status=RowStatus.SKIPPED, error=error, key=row_key))
+        maybe = report(RowResult(row_number=number, status=RowStatus.SKIPPED, error=error, key=row_key))
+        if maybe is not None:
+            await maybe
 
     async def run_lane(row_key: Hashable | None, number: int, row: R) -> None:
+        """Run a row, then the rows that joined its lane meanwhile (``finish`` inlined: the
+        worker's coroutine is awaited here, one coroutine layer per row fewer)."""
         nonlocal pending
         try:
             while True:
                 if row_key is not None and row_key in blocked:
                     await skip_waiting(number, row_key)
                 else:
-                    ok = await process(number, row, row_key)
+                    skip = not_startable() if checks_start else None
+                    if skip is not None:
+                        ok = await ended(number, row_key, skip)
+                    else:
+                        try:
+                            value = await worker(number, row)
+                        except (RowSkipped, SetAside, ValidationError, APIError) as error:
+                            ok = await ended(number, row_key, error)
+                        else:
+                            result = RowResult(row_number=number, status=RowStatus.CREATED, value=value, key=row_key)
+                            maybe = report(result)
+                            if maybe is not None:
+                                await maybe
+                            ok = True
                     if row_key is None:
                         return
                     if not ok:
@@ -337,23 +355,32 @@ async def run_bulk(
                 if pending < max_pending:
                     room.set()
         finally:
-            live.release()
+            live._release()
 
     # ``concurrency`` long-lived workers take turns reading the next row (what a hand-written
     # loop does) instead of a task per row. A worker that reads a row of a new lane runs that
     # lane to its end; rows of a lane already running join its queue.
-    source = _aiter(rows)
-    reading = asyncio.Lock()  # one reader at a time (``rows`` may be any async iterable)
+    source: AsyncIterator[tuple[int, R]] | None = None
+    sync_source: Iterator[tuple[int, R]] | None = None
+    if isinstance(rows, AsyncIterable):
+        source = aiter(rows)
+    else:
+        sync_source = iter(rows)
+    reading = ConcurrencyLimiter(1)  # one reader at a time (``rows`` may be any async iterable)
     source_error: list[Exception] = []
 
     async def pool_worker() -> None:
         nonlocal pending
         while True:
-            async with reading:
+            if reading._in_flight or reading._waiters:
+                await reading._acquire()
+            else:
+                reading._in_flight = 1
+            try:
                 if source_error:
                     return
                 try:
-                    item = await anext(source, None)
+                    item = await anext(source, None) if source is not None else next(sync_source, None)  # type: ignore[arg-type]
                 except Exception as error:  # reading stops; the rows in flight end first
                     source_error.append(error)
                     return
@@ -371,9 +398,11 @@ async def run_bulk(
                 if row_key is not None and row_key in blocked:
                     await skip_waiting(number, row_key)
                     continue
-                await live.acquire()  # never waits: one slot per worker
+                live._in_flight += 1  # never waits: one slot per worker
                 if row_key is not None:
                     lanes[row_key] = deque()
+            finally:
+                reading._release()
             await run_lane(row_key, number, row)
 
     async with asyncio.TaskGroup() as group:
@@ -395,7 +424,7 @@ RECHECKS = 3
 async def _recheck(
     aside: list[tuple[int, Hashable | None, SetAside]],
     finish: Callable[[int, Hashable | None, Callable[[], Awaitable[T]]], Awaitable[bool]],
-    live: asyncio.Semaphore,
+    live: ConcurrencyLimiter,
     clock: Clock,
 ) -> None:
     """Re-check the set-aside rows once their settle period has passed.
@@ -406,7 +435,7 @@ async def _recheck(
     """
 
     async def once(number: int, row_key: Hashable | None, later: SetAside) -> None:
-        async with live:
+        async with live.slot():
 
             async def again() -> T:
                 current = later
@@ -487,6 +516,12 @@ payload (or the ``ValidationError`` that refused it, or :data:`_NOT_BUILT`)."""
 
 _NOT_BUILT: Any = object()
 
+_Rows = (
+    Iterable[Mapping[str, Any] | tuple[int, Mapping[str, Any]]]
+    | AsyncIterable[Mapping[str, Any] | tuple[int, Mapping[str, Any]]]
+)
+"""Rows as :func:`bulk_create` takes them: bare mappings (numbered from 1) or ``(number, row)`` pairs."""
+
 
 class _ReadAhead:
     """Reads rows ahead of the workers and records each new row ``sending`` in the journal, with
@@ -503,7 +538,7 @@ class _ReadAhead:
 
     def __init__(
         self,
-        rows: AsyncIterator[tuple[int, Mapping[str, Any]]],
+        rows: _Rows,
         journal: Journal,
         build: Callable[[Mapping[str, Any]], Any],
         clock: Clock,
@@ -515,9 +550,11 @@ class _ReadAhead:
         self._clock = clock
         self._stopped = stopped
         self._limit = max(1, journal.read_ahead)
+        self._count = 0  # bare rows read (their numbers)
         self._read: deque[tuple[int, _Read]] = deque()  # recorded, not committed yet
         self._ready: deque[tuple[int, _Read]] = deque()  # committed
         self._arrived = asyncio.Event()
+        self._waiting = False  # a worker waits on ``_arrived``
         self._room = asyncio.Event()
         self._room.set()
         self._done = False
@@ -526,32 +563,50 @@ class _ReadAhead:
     async def produce(self) -> None:
         """Read every row (run as a task); an error of the source or the journal is raised to
         the worker that reaches it."""
-        journal, read, limit = self._journal, self._read, self._limit
+        rows, take, room = self._rows, self._take, self._room
         try:
-            async for number, row in self._rows:
-                fingerprint = journal.fingerprint(row)
-                entry = journal.check(number, fingerprint)
-                built = _NOT_BUILT
-                if entry is None or entry.state != CREATED:
-                    try:
-                        built = self._build(row)
-                    except ValidationError as error:
-                        built = error  # the row fails as it is handed out, unsent and unrecorded
-                # New and failed rows (nothing of theirs landed) are recorded here; a "sending"
-                # or "maybe" row gets its record as it is sent. A stopped job sends no new row.
-                new = entry is None or entry.state == FAILED
-                if new and not isinstance(built, ValidationError) and not self._stopped():
-                    journal.read(number, fingerprint, self._clock.time())  # an earlier first send time stays
-                read.append((number, (row, fingerprint, entry, built)))
-                self._arrived.set()
-                if len(read) + len(self._ready) >= limit:
-                    self._room.clear()
-                    await self._room.wait()
+            if isinstance(rows, AsyncIterable):
+                async for item in rows:
+                    if take(item):
+                        room.clear()
+                        await room.wait()
+            else:
+                for item in rows:
+                    if take(item):
+                        room.clear()
+                        await room.wait()
         except Exception as error:
             self._error = error
         finally:
             self._done = True
             self._arrived.set()
+
+    def _take(self, item: Mapping[str, Any] | tuple[int, Mapping[str, Any]]) -> bool:
+        """Check and record one row read (numbered as :func:`numbered` does); ``True`` when the
+        read-ahead is full (wait for room)."""
+        if isinstance(item, tuple):
+            number, row = item
+        else:
+            self._count += 1
+            number, row = self._count, item
+        journal = self._journal
+        fingerprint = journal.fingerprint(row)
+        entry = journal.check(number, fingerprint)
+        built = _NOT_BUILT
+        if entry is None or entry.state != CREATED:
+            try:
+                built = self._build(row)
+            except ValidationError as error:
+                built = error  # the row fails as it is handed out, unsent and unrecorded
+        # New and failed rows (nothing of theirs landed) are recorded here; a "sending" or
+        # "maybe" row gets its record as it is sent. A stopped job sends no new row.
+        if (entry is None or entry.state == FAILED) and not isinstance(built, ValidationError) and not self._stopped():
+            journal.read(number, fingerprint, self._clock.time())  # an earlier first send time stays
+        read = self._read
+        read.append((number, (row, fingerprint, entry, built)))
+        if self._waiting:
+            self._arrived.set()
+        return len(read) + len(self._ready) >= self._limit
 
     def __aiter__(self) -> _ReadAhead:
         return self
@@ -567,11 +622,27 @@ class _ReadAhead:
                     raise self._error
                 raise StopAsyncIteration
             self._arrived.clear()
-            await self._arrived.wait()
+            self._waiting = True
+            try:
+                await self._arrived.wait()
+            finally:
+                self._waiting = False
         item = self._ready.popleft()
         if len(self._ready) + len(self._read) <= self._limit // 2:
             self._room.set()  # read the next half in one go
         return item
+
+
+async def _when_durable(
+    durable: Awaitable[None],
+    send: Callable[[int, P, CreateOptions], Awaitable[T]],
+    number: int,
+    payload: P,
+    options: CreateOptions,
+) -> T:
+    """Send once the row's ``sending`` record is committed."""
+    await durable
+    return await send(number, payload, options)
 
 
 def _later(
@@ -638,57 +709,85 @@ async def bulk_create(
         ledger.claim_all(parse_id(record_id) for record_id in journal.created_ids())
 
     async def send(number: int, payload: P, options: CreateOptions) -> T:
-        fingerprint = fingerprints[number]
-        waited = False
-        while True:
-            if guard.stopped is not None:
-                # An earlier attempt of this call may have been ambiguous: the row stays
-                # "sending", so the next run looks it up before sending it.
-                fingerprints.pop(number, None)
-                if journal is not None:
-                    journal.note_sending(number, fingerprint, options.sent_at.timestamp())
-                raise NotTried(guard.stopped)
-            if not guard.open.is_set():
-                await guard.open.wait()
+        """Send one row; a failure goes to :func:`resend` (waits, look-ups, setting aside)."""
+        if guard.stopped is None and guard.open.is_set():
             try:
                 value = await create(payload, options)
-            except APIError as error:
-                if not guard.proven and cause(error, AuthenticationError) is None and refused(error) is None:
-                    guard.prove()  # the API answered, and not with a 401
-                lost = refused(error)
-                if lost is not None:
-                    await guard.unreachable(lost)
-                    # An earlier attempt of this call may have been ambiguous: look up first.
-                    options = attrs.evolve(options, check_first=True)
-                    continue
-                guard.reachable()
-                if key is not None and options.check_first and isinstance(error, ReconcilePending) and not waited:
-                    # A row an earlier (crashed) run may have sent, in an ordered job: wait here
-                    # for its settle period, holding its lane, instead of setting it aside and
-                    # skipping the lane's later rows. The waits of such rows overlap.
-                    waited = True
-                    await clock.sleep(max(0.0, error.recheck_at - clock.time()))
-                    continue
-                if error.outcome is Outcome.MAYBE_PROCESSED and cause(error, AuthenticationError) is None:
-                    if journal is not None:
-                        journal.finish(number, fingerprint, MAYBE, error=str(error))
-                    # ReconcilePending says when its settle period ends; otherwise (the look-up
-                    # failed) wait the policy's settle period.
-                    recheck_at = getattr(error, "recheck_at", None)
-                    wait = guard.policy.settle if recheck_at is None else max(0.0, recheck_at - clock.time())
-                    not_before = clock.monotonic() + wait
-                    raise SetAside(error, _later(send, number, payload, options), not_before) from None
-                raise
+            except APIError as exc:
+                error = exc
             except asyncio.CancelledError:
                 # The request may be on the wire: a later run must look it up before re-sending.
                 if journal is not None:
-                    journal.finish(number, fingerprint, MAYBE, error="cancelled while in flight")
+                    journal.finish(number, fingerprints[number], MAYBE, error="cancelled while in flight")
                 raise
-            guard.prove()
-            guard.reachable()
-            return value
+            else:
+                if not guard.proven:
+                    guard.prove()
+                if guard.outage_since is not None:
+                    guard.reachable()
+                return value
+            return await resend(number, payload, options, error)
+        return await resend(number, payload, options, None)
 
-    async def worker(number: int, item: _Read) -> T:
+    async def resend(number: int, payload: P, options: CreateOptions, error: APIError | None) -> T:
+        """The row's send loop after a failed attempt (``error``) or while the job waits or stops."""
+        fingerprint = fingerprints[number]
+        waited = False
+        while True:
+            if error is None:
+                if guard.stopped is not None:
+                    # An earlier attempt of this call may have been ambiguous: the row stays
+                    # "sending", so the next run looks it up before sending it.
+                    fingerprints.pop(number, None)
+                    if journal is not None:
+                        journal.note_sending(number, fingerprint, options.sent_at.timestamp())
+                    raise NotTried(guard.stopped)
+                if not guard.open.is_set():
+                    await guard.open.wait()
+                try:
+                    value = await create(payload, options)
+                except APIError as exc:
+                    error = exc
+                except asyncio.CancelledError:
+                    if journal is not None:
+                        journal.finish(number, fingerprint, MAYBE, error="cancelled while in flight")
+                    raise
+                else:
+                    guard.prove()
+                    guard.reachable()
+                    return value
+            if not guard.proven and cause(error, AuthenticationError) is None and refused(error) is None:
+                guard.prove()  # the API answered, and not with a 401
+            lost = refused(error)
+            if lost is not None:
+                await guard.unreachable(lost)
+                # An earlier attempt of this call may have been ambiguous: look up first.
+                options = attrs.evolve(options, check_first=True)
+                error = None
+                continue
+            guard.reachable()
+            if key is not None and options.check_first and isinstance(error, ReconcilePending) and not waited:
+                # A row an earlier (crashed) run may have sent, in an ordered job: wait here
+                # for its settle period, holding its lane, instead of setting it aside and
+                # skipping the lane's later rows. The waits of such rows overlap.
+                waited = True
+                await clock.sleep(max(0.0, error.recheck_at - clock.time()))
+                error = None
+                continue
+            if error.outcome is Outcome.MAYBE_PROCESSED and cause(error, AuthenticationError) is None:
+                if journal is not None:
+                    journal.finish(number, fingerprint, MAYBE, error=str(error))
+                # ReconcilePending says when its settle period ends; otherwise (the look-up
+                # failed) wait the policy's settle period.
+                recheck_at = getattr(error, "recheck_at", None)
+                wait = guard.policy.settle if recheck_at is None else max(0.0, recheck_at - clock.time())
+                not_before = clock.monotonic() + wait
+                raise SetAside(error, _later(send, number, payload, options), not_before) from None
+            raise error
+
+    def worker(number: int, item: _Read) -> Awaitable[T]:
+        """The row's send (a coroutine to await; nothing of it runs until then), or an error
+        raised at once: done earlier (:class:`AlreadyDone`), invalid, or the job stopped."""
         row, fingerprint, entry, built = item
         fingerprints[number] = fingerprint
         if entry is not None and entry.state == CREATED and entry.record_id is not None:
@@ -699,10 +798,16 @@ async def bulk_create(
         if isinstance(built, ValidationError):
             raise built
         payload: P = build(row) if built is _NOT_BUILT else built
-        trial = False if guard.proven else await guard.enter_trial()
-        if trial is None:
+        if not guard.proven:
+            return trial(number, row, payload, entry, fingerprint)
+        return journaled_send(number, row, payload, entry, fingerprint)
+
+    async def trial(number: int, row: Mapping[str, Any], payload: P, entry: JournalEntry | None, fingerprint: str) -> T:
+        """Send a row while the credential is not proven yet (at most a few such rows at once)."""
+        tried = await guard.enter_trial()
+        if tried is None:
             raise NotTried(guard.stopped or "the job stopped")
-        if trial:  # the credential is not proven yet
+        if tried:
             try:
                 return await journaled_send(number, row, payload, entry, fingerprint)
             except Exception as error:
@@ -715,17 +820,17 @@ async def bulk_create(
                 guard.leave_trial()
         return await journaled_send(number, row, payload, entry, fingerprint)
 
-    async def journaled_send(
+    def journaled_send(
         number: int, row: Mapping[str, Any], payload: P, entry: JournalEntry | None, fingerprint: str
-    ) -> T:
+    ) -> Awaitable[T]:
+        """The row's send, after its ``sending`` record is durable (a coroutine to await)."""
         check_first = entry is not None and entry.state in (SENDING, MAYBE)
         first_sent = entry.sent_at if entry is not None and entry.sent_at is not None else clock.time()
         if guard.stopped is not None:
             raise NotTried(guard.stopped)  # before a "sending" record: nothing to look up later
+        durable = None
         if journal is not None:
             durable = journal.before_send(number, fingerprint, first_sent, known=entry is not None)
-            if durable is not None:
-                await durable
         dedupe = row.get("dedupe_key")
         options = CreateOptions(
             dedupe_key=None if dedupe in (None, "") else str(dedupe),
@@ -733,9 +838,11 @@ async def bulk_create(
             check_first=check_first,
             sent_at=datetime.fromtimestamp(first_sent, UTC),
         )
-        return await send(number, payload, options)
+        if durable is not None:
+            return _when_durable(durable, send, number, payload, options)
+        return send(number, payload, options)
 
-    async def record(result: RowResult[T]) -> None:
+    def record(result: RowResult[T]) -> Awaitable[None] | None:
         if result.row_number in counted:
             counted.discard(result.row_number)
         else:
@@ -752,19 +859,16 @@ async def bulk_create(
                 record_id=record_id,
                 error=result.message or None,
             )
-        if on_result is not None:
-            maybe = on_result(result)
-            if maybe is not None and inspect.isawaitable(maybe):
-                await maybe
+        return None if on_result is None else on_result(result)
 
-    items: AsyncIterable[tuple[int, _Read]]
+    items: Iterable[tuple[int, _Read]] | AsyncIterable[tuple[int, _Read]]
     reader: asyncio.Task[None] | None = None
     if journal is not None:
-        read_ahead = _ReadAhead(numbered(rows), journal, build, clock, lambda: guard.stopped is not None)
+        read_ahead = _ReadAhead(rows, journal, build, clock, lambda: guard.stopped is not None)
         reader = asyncio.create_task(read_ahead.produce())
         items = read_ahead
     else:
-        items = _unjournaled(numbered(rows))
+        items = _unjournaled(rows)
     try:
         summary = await run_bulk(
             items,
@@ -786,6 +890,33 @@ async def bulk_create(
     return summary
 
 
-async def _unjournaled(rows: AsyncIterator[tuple[int, Mapping[str, Any]]]) -> AsyncIterator[tuple[int, _Read]]:
-    async for number, row in rows:
+def _unjournaled(rows: _Rows) -> Iterator[tuple[int, _Read]] | AsyncIterator[tuple[int, _Read]]:
+    """Numbered rows (as :func:`numbered`) as :func:`run_bulk` items, without a journal (a sync
+    source stays sync: no async generator step per row)."""
+    if isinstance(rows, AsyncIterable):
+        return _unjournaled_async(rows)
+    return _unjournaled_sync(rows)
+
+
+def _unjournaled_sync(rows: Iterable[Mapping[str, Any] | tuple[int, Mapping[str, Any]]]) -> Iterator[tuple[int, _Read]]:
+    count = 0
+    for item in rows:
+        if isinstance(item, tuple):
+            number, row = item
+        else:
+            count += 1
+            number, row = count, item
+        yield number, (row, "", None, _NOT_BUILT)
+
+
+async def _unjournaled_async(
+    rows: AsyncIterable[Mapping[str, Any] | tuple[int, Mapping[str, Any]]],
+) -> AsyncIterator[tuple[int, _Read]]:
+    count = 0
+    async for item in rows:
+        if isinstance(item, tuple):
+            number, row = item
+        else:
+            count += 1
+            number, row = count, item
         yield number, (row, "", None, _NOT_BUILT)

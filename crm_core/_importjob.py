@@ -20,7 +20,7 @@ import os
 import re
 import sys
 import zlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterator, Mapping
+from collections.abc import AsyncIterable, Awaitable, Callable, Hashable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 
@@ -135,7 +135,7 @@ class ImportTarget:
 class CreateMany(Protocol):
     def __call__(
         self,
-        rows: AsyncIterator[tuple[int, Mapping[str, Any]]],
+        rows: Iterable[tuple[int, Mapping[str, Any]]] | AsyncIterable[tuple[int, Mapping[str, Any]]],
         *,
         concurrency: int,
         key: Callable[[Mapping[str, Any]], Hashable | None] | None,
@@ -362,7 +362,9 @@ async def run_import(
             bar.update(1)
             bar.set_postfix(created=summary.created, failed=summary.failed, refresh=False)
 
-    async def typed_rows() -> AsyncIterator[tuple[int, Mapping[str, Any]]]:
+    def typed_rows() -> Iterator[tuple[int, Mapping[str, Any]]]:
+        # A plain generator: nothing here waits, and the bulk job reads a sync source
+        # without an async-generator step per row.
         for number, raw in rows:
             if shard is not None and not shard.holds(None if isinstance(raw, str) else raw.get(target.shard_column)):
                 continue

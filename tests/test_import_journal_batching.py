@@ -16,7 +16,21 @@ from pathlib import Path
 from typing import Any
 
 from crm_core._bulk import CreateOptions, bulk_create
-from crm_core._journal import Journal, row_fingerprint, row_fingerprint_v1, row_fingerprint_v2
+import math
+from datetime import UTC, datetime
+
+import orjson
+from hypothesis import given
+from hypothesis import strategies as st
+
+from crm_core._journal import (
+    Journal,
+    JournalMismatchError,
+    row_fingerprint,
+    row_fingerprint_v1,
+    row_fingerprint_v2,
+    row_fingerprint_v3,
+)
 from crm_core._reconcile import CreateLedger
 
 
@@ -70,6 +84,27 @@ def test_old_journals_keep_their_fingerprint_version(tmp_path: Path) -> None:
     assert v2.fingerprint is row_fingerprint_v2
     assert row_fingerprint_v2(row) == hashlib.blake2b(repr(sorted(row.items())).encode(), digest_size=16).hexdigest()
     v2.close()
+    with sqlite3.connect(tmp_path / "v3.sqlite") as db:  # written by 0.5
+        db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        db.executemany("INSERT INTO meta VALUES (?, ?)", [("job", "j"), ("fingerprint", "v3")])
+    v3 = Journal(tmp_path / "v3.sqlite", job="j")
+    assert v3.fingerprint is row_fingerprint_v3
+    v3.close()
+    with sqlite3.connect(tmp_path / "new.sqlite") as db:
+        assert db.execute("SELECT value FROM meta WHERE key = 'fingerprint'").fetchone() == ("v4",)
+
+
+def test_a_v4_journal_without_orjson_is_refused_not_misread(tmp_path: Path, monkeypatch: Any) -> None:
+    import crm_core._journal as journal_module
+
+    Journal(tmp_path / "job.sqlite", job="j").close()
+    monkeypatch.setattr(journal_module, "orjson", None)
+    try:
+        Journal(tmp_path / "job.sqlite", job="j")
+    except JournalMismatchError as error:
+        assert "orjson" in str(error)
+    else:
+        raise AssertionError("a v4 journal opened without orjson must be refused")
 
 
 def test_fingerprints_tell_apart_types_values_and_names() -> None:
@@ -79,6 +114,14 @@ def test_fingerprints_tell_apart_types_values_and_names() -> None:
         {"a": True},
         {"a": 1.0},
         {"a": None},
+        {"a": math.nan},
+        {"a": math.inf},
+        {"a": -0.0},
+        {"a": 2**70},
+        {"a": str(2**70)},
+        {"a": datetime(2026, 1, 1, tzinfo=UTC)},
+        {"a": "2026-01-01T00:00:00+00:00"},
+        {"a": "null"},
         {"a": "x\0s\0y"},
         {"a": "x", "s": "y"},
         {"a\0s": "x"},
@@ -86,10 +129,60 @@ def test_fingerprints_tell_apart_types_values_and_names() -> None:
         {"a\0\0b": ""},
         {"a": [1, "2"]},
         {"a": "[1, '2']"},
+        {"a": '[1,"2"]'},
+        {"a": "x\0r\0'y'"},
     ]
-    for fingerprint in (row_fingerprint, row_fingerprint_v2):
+    for fingerprint in (row_fingerprint, row_fingerprint_v3, row_fingerprint_v2):
         assert len({fingerprint(row) for row in rows}) == len(rows)
         assert fingerprint({"a": 1, "b": "x"}) == fingerprint({"b": "x", "a": 1})  # order-independent
     # Stable across processes and versions: a journal's fingerprints are compared run after run.
-    encoded = b"content\0s\0x\0\0lead_id\0i\x005"  # the documented encoding, fields by name
-    assert row_fingerprint({"lead_id": 5, "content": "x"}) == hashlib.blake2b(encoded, digest_size=16).hexdigest()
+    v3_encoded = b"content\0s\0x\0\0lead_id\0i\x005"  # the documented encoding, fields by name
+    assert row_fingerprint_v3({"lead_id": 5, "content": "x"}) == hashlib.blake2b(v3_encoded, digest_size=16).hexdigest()
+    v4_encoded = b'{"content":"x","lead_id":5}'  # compact JSON, keys sorted
+    assert row_fingerprint({"lead_id": 5, "content": "x"}) == hashlib.blake2b(v4_encoded, digest_size=16).hexdigest()
+    with_null = b"\0content\0r\0None"  # a null: v3's encoding, behind a NUL
+    assert row_fingerprint({"content": None}) == hashlib.blake2b(with_null, digest_size=16).hexdigest()
+
+
+_SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**80), max_value=2**80),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=8),
+    st.sampled_from(["null", "1", "true", "1.0", "None", "x\0s\0y"]),
+)
+_ROWS = st.dictionaries(
+    st.text(max_size=6),
+    st.one_of(_SCALARS, st.lists(_SCALARS, max_size=3)),
+    max_size=5,
+)
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal with types (``1`` is not ``1.0`` or ``True``; NaN equals NaN; ``-0.0`` is not ``0.0``)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, float):
+        return (math.isnan(a) and math.isnan(b)) or (a == b and math.copysign(1, a) == math.copysign(1, b))
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    return bool(a == b)
+
+
+@given(_ROWS, _ROWS)
+def test_two_rows_share_a_fingerprint_only_when_their_fields_are_the_same(a: dict[str, Any], b: dict[str, Any]) -> None:
+    assert (row_fingerprint(a) == row_fingerprint(b)) == _same(a, b)
+    assert row_fingerprint(a) == row_fingerprint(dict(reversed(list(a.items()))))
+
+
+@given(_ROWS)
+def test_a_row_goes_by_json_only_when_json_holds_it_exactly(row: dict[str, Any]) -> None:
+    try:
+        text = orjson.dumps(row, option=orjson.OPT_SORT_KEYS)
+    except TypeError:
+        text = b"null"
+    by_json = hashlib.blake2b(text, digest_size=16).hexdigest()
+    assert (row_fingerprint(row) == by_json) == (b"null" not in text)
