@@ -115,6 +115,22 @@ class ImportTarget:
         Raises:
             ValidationError: an integer column holds anything else.
         """
+        try:  # a CSV row: every value text (one pass in C-speed comprehensions)
+            stripped = {name: value.strip() for name, value in raw.items()}
+        except AttributeError:  # None (a short CSV row) or JSON values: field by field
+            return self._convert_values(raw)
+        row = {name: value for name, value in stripped.items() if value}
+        present = self.integer_columns.intersection(row)
+        if present:
+            for name in row:  # in the row's order: the first bad column is the one named
+                if name in present:
+                    value = row[name]
+                    if not _ASCII_INTEGER.fullmatch(value):
+                        raise ValidationError(name, value, "a whole number written with the digits 0-9 only")
+                    row[name] = int(value)
+        return row
+
+    def _convert_values(self, raw: Mapping[str, Any]) -> dict[str, Any]:
         row: dict[str, Any] = {}
         integers = self.integer_columns
         for name, value in raw.items():
@@ -339,10 +355,18 @@ async def run_import(
     # On only when asked for and stderr is a terminal; off, tqdm is never called.
     bar = tqdm(total=total, unit="row", file=sys.stderr, dynamic_ncols=True) if progress and _tty() else None
 
+    writerow = writer.writerow
+    created = RowStatus.CREATED
+
     def on_result(result: RowResult[Any]) -> None:
         nonlocal earlier
+        value = result.value
+        if result.status is created and bar is None and value.__class__ is int:
+            summary.created += 1  # the common line, written without the general path below
+            writerow((result.row_number, "created", value, "", ""))
+            return
         summary.add(result)
-        record_id: Any = result.value
+        record_id: Any = value
         message = result.message
         if isinstance(result.error, AlreadyDone):
             earlier += 1

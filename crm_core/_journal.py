@@ -265,9 +265,7 @@ class Journal:
         found = self._db.execute("SELECT value FROM meta WHERE key = 'job'").fetchone()
         if found is None:
             self._db.execute("INSERT INTO meta (key, value) VALUES ('job', ?)", (job,))
-            self._db.execute(
-                "INSERT OR REPLACE INTO meta (key, value) VALUES ('fingerprint', ?)", (_CURRENT_VERSION,)
-            )
+            self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('fingerprint', ?)", (_CURRENT_VERSION,))
         elif found[0] != job:
             self.close()
             raise JournalMismatchError(

@@ -10,19 +10,19 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import itertools
+import math
 import sqlite3
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from crm_core._bulk import CreateOptions, bulk_create
-import math
-from datetime import UTC, datetime
-
 import orjson
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from crm_core._bulk import CreateOptions, bulk_create
 from crm_core._journal import (
     Journal,
     JournalMismatchError,
@@ -99,12 +99,8 @@ def test_a_v4_journal_without_orjson_is_refused_not_misread(tmp_path: Path, monk
 
     Journal(tmp_path / "job.sqlite", job="j").close()
     monkeypatch.setattr(journal_module, "orjson", None)
-    try:
+    with pytest.raises(JournalMismatchError, match="orjson"):
         Journal(tmp_path / "job.sqlite", job="j")
-    except JournalMismatchError as error:
-        assert "orjson" in str(error)
-    else:
-        raise AssertionError("a v4 journal opened without orjson must be refused")
 
 
 def test_fingerprints_tell_apart_types_values_and_names() -> None:
