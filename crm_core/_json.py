@@ -9,7 +9,8 @@ lone surrogate, which UTF-8 cannot carry.
 
 Response bodies (:func:`loads_body`) read exactly as the standard library reads them: orjson
 parses 2-3x faster than :func:`json.loads`, but it refuses what RFC 8259 does not allow and the
-standard library accepts (``NaN``, lone surrogates, UTF-16/32 bodies with a BOM) and reads an
+standard library accepts (``NaN``, lone surrogates, UTF-16/32 bodies with a BOM, a UTF-8 BOM, ignored
+as ``json.loads(bytes)`` ignores it) and reads an
 integer beyond 64 bits as the nearest float. A body orjson refuses, and a body holding a run of
 19 digits or more (which may be such an integer; also a long digit string or fraction, read the
 same either way), is read by the standard library, which decides (a value or
@@ -114,7 +115,8 @@ def _field(path: tuple[str | int, ...]) -> str:
 
 
 def loads_body(raw: bytes) -> Any:
-    """The decoded JSON of a response body (``bytes``, UTF-8 or UTF-16/32).
+    """The decoded JSON of a response body (``bytes``, UTF-8 or UTF-16/32; a leading UTF-8 BOM
+    is ignored, as ``json.loads(bytes)`` ignores it).
 
     Raises:
         json.JSONDecodeError: not JSON, as the standard library reads it.
@@ -131,6 +133,7 @@ def loads_body(raw: bytes) -> Any:
         except orjson.JSONDecodeError:  # stricter than json: the standard library decides
             pass
     try:
-        return json.loads(raw.decode())  # UTF-8, as RFC 8259 requires on the wire
+        text = raw.decode()  # UTF-8, as RFC 8259 requires on the wire
     except UnicodeDecodeError:
         return json.loads(raw)  # UTF-16/32, which json detects by itself
+    return json.loads(text.removeprefix("\ufeff"))  # a UTF-8 BOM is ignored, as json.loads(bytes) does

@@ -45,6 +45,8 @@ def test_any_json_reads_as_the_standard_library_reads_it(value: Any, ascii_only:
         (b'{"s": "\\ud800"}', {"s": "\ud800"}),  # a lone surrogate
         ('{"name": "Zoë"}'.encode("utf-16"), {"name": "Zoë"}),  # UTF-16 with a BOM: json detects it
         (b'{"a": 1, "a": 2}', {"a": 2}),  # duplicate keys: the last one
+        (b'\xef\xbb\xbf{"name": "Zo\xc3\xab"}', {"name": "Zoë"}),  # a UTF-8 BOM: ignored, as json.loads(bytes) does
+        (b'\xef\xbb\xbf{"id": 12345678901234567890123}', {"id": 12345678901234567890123}),  # a BOM and a big int
     ],
 )
 def test_bodies_orjson_refuses_are_read_by_the_standard_library(raw: bytes, expected: Any) -> None:
@@ -106,7 +108,7 @@ def test_int_fields_take_floats_only_while_they_are_exact() -> None:
             parse_int(value)
 
 
-@pytest.mark.parametrize("raw", [b"", b"   ", b"{", b"[1,]", b"\xef\xbb\xbf{}", b"\xff\xfe\x00"])
+@pytest.mark.parametrize("raw", [b"", b"   ", b"{", b"[1,]", b"\xef\xbb\xbf", b"\xef\xbb\xbf{", b"\xff\xfe\x00"])
 def test_what_is_not_json_raises_as_the_standard_library_does(raw: bytes) -> None:
     def stdlib(raw: bytes) -> Any:
         try:
