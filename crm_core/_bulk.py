@@ -380,7 +380,9 @@ async def run_bulk(
                 if source_error:
                     return
                 try:
-                    item = await anext(source, None) if source is not None else next(sync_source, None)  # type: ignore[arg-type]
+                    item = await source.__anext__() if source is not None else next(sync_source, None)  # type: ignore[arg-type]
+                except StopAsyncIteration:
+                    return
                 except Exception as error:  # reading stops; the rows in flight end first
                     source_error.append(error)
                     return
@@ -845,6 +847,8 @@ async def bulk_create(
     def record(result: RowResult[T]) -> Awaitable[None] | None:
         if result.row_number in counted:
             counted.discard(result.row_number)
+        elif result.error is None and result.status is RowStatus.CREATED:
+            guard.auth_streak = 0  # what ``guard.result`` does for a row that was sent and landed
         else:
             guard.result(result.error, tried=result.status is not RowStatus.SKIPPED)
         fingerprint = fingerprints.pop(result.row_number, None)

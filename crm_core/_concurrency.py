@@ -77,7 +77,8 @@ class ConcurrencyLimiter:
 
     def _release(self) -> None:
         self._in_flight -= 1
-        self._wake()
+        if self._waiters:
+            self._wake()
 
     def _wake(self) -> None:
         while self._waiters and self._in_flight < self._limit:

@@ -579,8 +579,8 @@ class Tasks(CreatingResource):
         """
 
         def build(row: Mapping[str, Any]) -> TaskCreate:
-            unknown = sorted(row.keys() - _ROW_FIELDS)
-            if unknown:
+            if not _ROW_FIELDS.issuperset(row):
+                unknown = sorted(row.keys() - _ROW_FIELDS)
                 allowed = "one of the fields " + ", ".join((*CREATE_FIELDS, "dedupe_key"))
                 raise ValidationError(unknown[0], row[unknown[0]], allowed)
             return build_task_create(**{name: row.get(name) for name in CREATE_FIELDS})

@@ -37,6 +37,7 @@ TASK_TYPES = ("FOLLOW_UP_CALL", "FIRST_CALL", "CALLBACK_REQUEST", "SITE_VISIT", 
 """The values of ``type`` the docs call currently allowed on create. A type added on the server
 later can be sent with ``allow_unknown=True`` (the server then decides)."""
 CREATE_FIELDS = ("lead_id", "type", "due_date", "notify_at", "customer_note")
+_ROW_FIELDS = frozenset((*CREATE_FIELDS, "dedupe_key"))  # what a create_many row may hold
 """The arguments of :meth:`Tasks.create` (``lead_id`` is the path parameter)."""
 MAX_PAGE_SIZE = 20
 
@@ -397,8 +398,8 @@ class Tasks(CreatingResource):
         """
 
         def build(row: Mapping[str, Any]) -> TaskCreate:
-            unknown = sorted(set(row) - set(CREATE_FIELDS) - {"dedupe_key"})
-            if unknown:
+            if not _ROW_FIELDS.issuperset(row):
+                unknown = sorted(row.keys() - _ROW_FIELDS)
                 allowed = "one of the fields " + ", ".join((*CREATE_FIELDS, "dedupe_key"))
                 raise ValidationError(unknown[0], row[unknown[0]], allowed)
             fields = {name: row.get(name) for name in CREATE_FIELDS}
