@@ -552,7 +552,7 @@ class _ReadAhead:
         self._clock = clock
         self._stopped = stopped
         self._limit = max(1, journal.read_ahead)
-        self._count = 0  # bare rows read (their numbers)
+        self._count = 0  # items read (a bare row's number)
         self._read: deque[tuple[int, _Read]] = deque()  # recorded, not committed yet
         self._ready: deque[tuple[int, _Read]] = deque()  # committed
         self._arrived = asyncio.Event()
@@ -586,10 +586,10 @@ class _ReadAhead:
     def _take(self, item: Mapping[str, Any] | tuple[int, Mapping[str, Any]]) -> bool:
         """Check and record one row read (numbered as :func:`numbered` does); ``True`` when the
         read-ahead is full (wait for room)."""
+        self._count += 1  # every item counts, pairs too: a bare row's number is its position
         if isinstance(item, tuple):
             number, row = item
         else:
-            self._count += 1
             number, row = self._count, item
         journal = self._journal
         fingerprint = journal.fingerprint(row)
@@ -903,12 +903,10 @@ def _unjournaled(rows: _Rows) -> Iterator[tuple[int, _Read]] | AsyncIterator[tup
 
 
 def _unjournaled_sync(rows: Iterable[Mapping[str, Any] | tuple[int, Mapping[str, Any]]]) -> Iterator[tuple[int, _Read]]:
-    count = 0
-    for item in rows:
+    for count, item in enumerate(rows, start=1):  # as :func:`numbered`: a bare row's number is its position
         if isinstance(item, tuple):
             number, row = item
         else:
-            count += 1
             number, row = count, item
         yield number, (row, "", None, _NOT_BUILT)
 
@@ -918,9 +916,9 @@ async def _unjournaled_async(
 ) -> AsyncIterator[tuple[int, _Read]]:
     count = 0
     async for item in rows:
+        count += 1
         if isinstance(item, tuple):
             number, row = item
         else:
-            count += 1
             number, row = count, item
         yield number, (row, "", None, _NOT_BUILT)

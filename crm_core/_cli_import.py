@@ -284,9 +284,17 @@ def run_command(spec: CLISpec, s: ImportSettings) -> int:
         # file loses its buffered rows.
         task = asyncio.current_task()
         loop = asyncio.get_running_loop()
+        by_sigterm = False
+
+        def on_sigterm() -> None:
+            nonlocal by_sigterm
+            by_sigterm = True
+            if task is not None:
+                task.cancel()
+
         try:
             if task is not None:
-                loop.add_signal_handler(signal.SIGTERM, task.cancel)
+                loop.add_signal_handler(signal.SIGTERM, on_sigterm)
         except (ValueError, RuntimeError, NotImplementedError):  # not the main thread, or Windows
             task = None
         try:
@@ -294,12 +302,14 @@ def run_command(spec: CLISpec, s: ImportSettings) -> int:
         except asyncio.CancelledError:
             if task is None or not task.cancelling():
                 raise
+            # SIGTERM, or Ctrl-C (asyncio.run cancels the job on SIGINT): named as what it was.
+            stopped_by = signal.SIGTERM if by_sigterm else signal.SIGINT
             click.echo(
-                "Stopped by SIGTERM: the rows in flight are journaled and looked up by the next run; "
-                "run the same command again to finish",
+                f"Stopped by {'SIGTERM' if by_sigterm else 'Ctrl-C'}: the rows in flight are journaled and "
+                "looked up by the next run; run the same command again to finish",
                 err=True,
             )
-            return 128 + signal.SIGTERM
+            return 128 + stopped_by
         finally:
             if task is not None:
                 loop.remove_signal_handler(signal.SIGTERM)

@@ -85,8 +85,10 @@ def row_fingerprint(row: Mapping[str, Any]) -> str:
     ``v3`` and use :func:`row_fingerprint_v3`, and a ``v4`` journal cannot be resumed.
     """
     if orjson is not None:
-        try:
-            text = orjson.dumps(row, option=_FINGERPRINT_OPTIONS, default=_not_plain)
+        try:  # any Mapping as the plain dict of its fields (an OrderedDict, a proxy, a UserDict)
+            text = orjson.dumps(
+                row if row.__class__ is dict else dict(row), option=_FINGERPRINT_OPTIONS, default=_not_plain
+            )
         except TypeError:  # orjson.JSONEncodeError: something JSON cannot hold exactly
             pass
         else:
@@ -112,7 +114,9 @@ def _v3_text(row: Mapping[str, Any]) -> bytes:
             parts.append(f"{name}\0i\0{value}")
         else:
             parts.append(f"{name}\0r\0{value!r}")
-    return "\0\0".join(parts).encode()
+    # A lone surrogate (from JSON's "\\ud800") is encoded as itself rather than refused: the row
+    # then fails on its own check (text that UTF-8 cannot carry), not the whole job.
+    return "\0\0".join(parts).encode("utf-8", "surrogatepass")
 
 
 def row_fingerprint_v3(row: Mapping[str, Any]) -> str:

@@ -16,6 +16,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -267,7 +268,10 @@ def test_a_row_edited_after_sigkill_is_refused_until_it_is_restored(tmp_path: Pa
     assert have == Counter((r["lead_id"], r["content"], r["type"]) for r in rows)
 
 
-def test_sigterm_stops_the_import_with_its_results_file_complete(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("stop", "named"), [(signal.SIGTERM, "SIGTERM"), (signal.SIGINT, "Ctrl-C")])
+def test_sigterm_or_ctrl_c_stops_the_import_with_its_results_file_complete(
+    tmp_path: Path, stop: signal.Signals, named: str
+) -> None:
     source = tmp_path / "tasks.csv"
     rows = _write_rows(source, 400)
     command = [sys.executable, "-m", "lofty_async", "tasks", "import", str(source), "--sandbox", "--no-progress"]
@@ -276,10 +280,10 @@ def test_sigterm_stops_the_import_with_its_results_file_complete(tmp_path: Path)
         [*command, "--sandbox-rate-limit", "20/0.5"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     _wait_for_created(journal, 20)
-    process.send_signal(signal.SIGTERM)
+    process.send_signal(stop)  # SIGINT is what Ctrl-C sends: named as Ctrl-C, exit 130
     _, stderr = process.communicate(timeout=60)
-    assert process.returncode == 128 + signal.SIGTERM, stderr
-    assert "Stopped by SIGTERM" in stderr and "Traceback" not in stderr
+    assert process.returncode == 128 + stop, stderr
+    assert f"Stopped by {named}" in stderr and "Traceback" not in stderr
     with contextlib.closing(sqlite3.connect(journal)) as db:
         journaled = {n for (n,) in db.execute("SELECT row_number FROM rows WHERE state = 'created'")}
     with (tmp_path / "tasks.csv.results.csv").open(encoding="utf-8") as handle:
