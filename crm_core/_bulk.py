@@ -711,30 +711,11 @@ async def bulk_create(
         ledger.claim_all(parse_id(record_id) for record_id in journal.created_ids())
 
     async def send(number: int, payload: P, options: CreateOptions) -> T:
-        """Send one row; a failure goes to :func:`resend` (waits, look-ups, setting aside)."""
-        if guard.stopped is None and guard.open.is_set():
-            try:
-                value = await create(payload, options)
-            except APIError as exc:
-                error = exc
-            except asyncio.CancelledError:
-                # The request may be on the wire: a later run must look it up before re-sending.
-                if journal is not None:
-                    journal.finish(number, fingerprints[number], MAYBE, error="cancelled while in flight")
-                raise
-            else:
-                if not guard.proven:
-                    guard.prove()
-                if guard.outage_since is not None:
-                    guard.reachable()
-                return value
-            return await resend(number, payload, options, error)
-        return await resend(number, payload, options, None)
-
-    async def resend(number: int, payload: P, options: CreateOptions, error: APIError | None) -> T:
-        """The row's send loop after a failed attempt (``error``) or while the job waits or stops."""
+        """Send one row: the first pass of the loop is the whole of it when the attempt succeeds;
+        a failure loops through waits, look-ups and setting the row aside."""
         fingerprint = fingerprints[number]
         waited = False
+        error: APIError | None = None
         while True:
             if error is None:
                 if guard.stopped is not None:
@@ -751,12 +732,15 @@ async def bulk_create(
                 except APIError as exc:
                     error = exc
                 except asyncio.CancelledError:
+                    # The request may be on the wire: a later run must look it up before re-sending.
                     if journal is not None:
                         journal.finish(number, fingerprint, MAYBE, error="cancelled while in flight")
                     raise
                 else:
-                    guard.prove()
-                    guard.reachable()
+                    if not guard.proven:
+                        guard.prove()
+                    if guard.outage_since is not None:
+                        guard.reachable()
                     return value
             if not guard.proven and cause(error, AuthenticationError) is None and refused(error) is None:
                 guard.prove()  # the API answered, and not with a 401
