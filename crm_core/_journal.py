@@ -120,7 +120,7 @@ def _v3_text(row: Mapping[str, Any]) -> bytes:
 
 
 def row_fingerprint_v3(row: Mapping[str, Any]) -> str:
-    """The fingerprint journals written by 0.5 hold; the row's fields by name, each
+    """The fingerprint of journals that record version ``v3`` (before ``v4``); the row's fields by name, each
     ``name NUL tag NUL value``: ``s`` and the text for a string, ``i`` and the digits for an
     integer, ``r`` and the ``repr`` for anything else (``bool``, ``float``, ``None``, lists;
     and a string or name holding NUL, which ``repr`` escapes), so ``5`` and ``"5"`` differ."""
