@@ -218,6 +218,10 @@ class SetAside(Exception):
         self.not_before = not_before
 
 
+_ROW_ENDINGS = (RowSkipped, SetAside, ValidationError, APIError)
+"""What a worker may raise to end its row (skipped, set aside, failed); anything else is a bug."""
+
+
 async def run_bulk(
     rows: Iterable[tuple[int, R]] | AsyncIterable[tuple[int, R]],
     worker: Callable[[int, R], Awaitable[T]],
@@ -306,7 +310,7 @@ async def run_bulk(
         """Run one row to its result; ``True`` when it succeeded (or was done earlier)."""
         try:
             value = await run()
-        except (RowSkipped, SetAside, ValidationError, APIError) as error:
+        except _ROW_ENDINGS as error:
             return await ended(number, row_key, error)
         maybe = report(RowResult(row_number=number, status=RowStatus.CREATED, value=value, key=row_key))
         if maybe is not None:
@@ -334,7 +338,7 @@ async def run_bulk(
                     else:
                         try:
                             value = await worker(number, row)
-                        except (RowSkipped, SetAside, ValidationError, APIError) as error:
+                        except _ROW_ENDINGS as error:
                             ok = await ended(number, row_key, error)
                         else:
                             result = RowResult(row_number=number, status=RowStatus.CREATED, value=value, key=row_key)
@@ -467,20 +471,24 @@ async def numbered(
     rows: Iterable[Mapping[str, Any] | tuple[int, Mapping[str, Any]]]
     | AsyncIterable[Mapping[str, Any] | tuple[int, Mapping[str, Any]]],
 ) -> AsyncIterator[tuple[int, Mapping[str, Any]]]:
-    """Pair bare rows with 1-based numbers; pass ``(number, row)`` pairs through."""
-    count = 0
-
-    def pair(item: Mapping[str, Any] | tuple[int, Mapping[str, Any]]) -> tuple[int, Mapping[str, Any]]:
-        nonlocal count
-        count += 1
-        return item if isinstance(item, tuple) else (count, item)
-
+    """Pair bare rows with 1-based numbers (their position in the input); pass ``(number, row)``
+    pairs through."""
     if isinstance(rows, AsyncIterable):
+        count = 0
         async for item in rows:
-            yield pair(item)
+            count += 1
+            yield item if isinstance(item, tuple) else (count, item)
     else:
-        for item in rows:
-            yield pair(item)
+        for pair in _numbered_sync(rows):
+            yield pair
+
+
+def _numbered_sync(
+    rows: Iterable[Mapping[str, Any] | tuple[int, Mapping[str, Any]]],
+) -> Iterator[tuple[int, Mapping[str, Any]]]:
+    """:func:`numbered` for a sync source, as a plain generator."""
+    for count, item in enumerate(rows, start=1):
+        yield item if isinstance(item, tuple) else (count, item)
 
 
 P = TypeVar("P")
@@ -737,10 +745,8 @@ async def bulk_create(
                         journal.finish(number, fingerprint, MAYBE, error="cancelled while in flight")
                     raise
                 else:
-                    if not guard.proven:
-                        guard.prove()
-                    if guard.outage_since is not None:
-                        guard.reachable()
+                    guard.prove()
+                    guard.reachable()
                     return value
             if not guard.proven and cause(error, AuthenticationError) is None and refused(error) is None:
                 guard.prove()  # the API answered, and not with a 401
@@ -831,8 +837,6 @@ async def bulk_create(
     def record(result: RowResult[T]) -> Awaitable[None] | None:
         if result.row_number in counted:
             counted.discard(result.row_number)
-        elif result.error is None and result.status is RowStatus.CREATED:
-            guard.auth_streak = 0  # what ``guard.result`` does for a row that was sent and landed
         else:
             guard.result(result.error, tried=result.status is not RowStatus.SKIPPED)
         fingerprint = fingerprints.pop(result.row_number, None)
@@ -883,26 +887,11 @@ def _unjournaled(rows: _Rows) -> Iterator[tuple[int, _Read]] | AsyncIterator[tup
     source stays sync: no async generator step per row)."""
     if isinstance(rows, AsyncIterable):
         return _unjournaled_async(rows)
-    return _unjournaled_sync(rows)
-
-
-def _unjournaled_sync(rows: Iterable[Mapping[str, Any] | tuple[int, Mapping[str, Any]]]) -> Iterator[tuple[int, _Read]]:
-    for count, item in enumerate(rows, start=1):  # as :func:`numbered`: a bare row's number is its position
-        if isinstance(item, tuple):
-            number, row = item
-        else:
-            number, row = count, item
-        yield number, (row, "", None, _NOT_BUILT)
+    return ((number, (row, "", None, _NOT_BUILT)) for number, row in _numbered_sync(rows))
 
 
 async def _unjournaled_async(
     rows: AsyncIterable[Mapping[str, Any] | tuple[int, Mapping[str, Any]]],
 ) -> AsyncIterator[tuple[int, _Read]]:
-    count = 0
-    async for item in rows:
-        count += 1
-        if isinstance(item, tuple):
-            number, row = item
-        else:
-            number, row = count, item
+    async for number, row in numbered(rows):
         yield number, (row, "", None, _NOT_BUILT)

@@ -119,6 +119,10 @@ class JobGuard:
 
     def result(self, error: BaseException | None, *, tried: bool) -> None:
         """Count one row's end (``tried``: it was sent, not skipped)."""
+        if error is None:  # the usual end: created (or skipped as done)
+            if tried:
+                self.auth_streak = 0
+            return
         refused = cause(error, AuthenticationError)
         if refused is not None:
             self.proven = False
