@@ -37,7 +37,7 @@ from ._attrs_init import direct_init
 from ._bulk_policy import BulkPolicy, JobGuard, bulk_policy, cause, current_policy, refused
 from ._clock import Clock, SystemClock
 from ._concurrency import ConcurrencyLimiter
-from ._errors import APIError, AuthenticationError, Outcome, ReconcilePending, ValidationError
+from ._errors import APIError, AuthenticationError, Outcome, ValidationError
 from ._journal import CREATED, FAILED, MAYBE, SENDING, Journal, JournalEntry
 from ._reconcile import CreateLedger
 
@@ -504,12 +504,16 @@ class CreateOptions:
         ledger: The job's ledger of created records.
         check_first: An earlier run may have sent this row: look it up before sending.
         sent_at: When the row was first sent (aware), to ignore older look-alike records.
+        last_sent_at: With ``check_first``: the latest time (aware) an earlier run can have
+            sent it (:attr:`~crm_core.Journal.earlier_sends_until`); the look-ups go on until
+            the settle period after it has passed. ``None``: ``sent_at``.
     """
 
     dedupe_key: str | None
     ledger: CreateLedger
     check_first: bool
     sent_at: datetime
+    last_sent_at: datetime | None = None
 
 
 def _journal_state(result: RowResult[Any]) -> str:
@@ -685,7 +689,11 @@ async def bulk_create(
     Beyond :func:`run_bulk`'s rules: a row whose create ends ambiguous (outcome
     ``maybe_processed``, e.g. :class:`~crm_core.ReconciliationError`) is journaled ``maybe``
     and set aside; the other rows go on, and it is re-checked (looked up, re-sent only if
-    absent) ``policy.settle`` seconds later, before the job ends. The job stops early (rows not
+    absent) ``policy.settle`` seconds later, before the job ends. With ``key`` (an ordered
+    job) such a row first holds its lane instead: it waits out its settle period (the
+    ``recheck_at`` of :class:`~crm_core.ReconcilePending`, else ``policy.settle``) and is
+    re-checked in place, up to :data:`RECHECKS` times, so the lane's later rows follow in
+    order in the same run; only then is it set aside (and the lane's later rows skipped). The job stops early (rows not
     tried stay pending, unsent, unjournaled) after ``policy.max_auth_failures`` consecutive
     401s, or once the API has been unreachable for ``policy.unreachable_wait`` seconds.
 
@@ -714,7 +722,7 @@ async def bulk_create(
     fingerprints: dict[int, str] = {}
     counted: set[int] = set()  # rows whose end the guard has already counted
     if journal is not None:
-        journal.start()
+        journal.start(clock.time)
         journal.read_ahead = max(journal.read_ahead, 2 * concurrency)
         ledger.claim_all(parse_id(record_id) for record_id in journal.created_ids())
 
@@ -722,7 +730,7 @@ async def bulk_create(
         """Send one row: the first pass of the loop is the whole of it when the attempt succeeds;
         a failure loops through waits, look-ups and setting the row aside."""
         fingerprint = fingerprints[number]
-        waited = False
+        holds = 0
         error: APIError | None = None
         while True:
             if error is None:
@@ -758,21 +766,24 @@ async def bulk_create(
                 error = None
                 continue
             guard.reachable()
-            if key is not None and options.check_first and isinstance(error, ReconcilePending) and not waited:
-                # A row an earlier (crashed) run may have sent, in an ordered job: wait here
-                # for its settle period, holding its lane, instead of setting it aside and
-                # skipping the lane's later rows. The waits of such rows overlap.
-                waited = True
-                await clock.sleep(max(0.0, error.recheck_at - clock.time()))
-                error = None
-                continue
             if error.outcome is Outcome.MAYBE_PROCESSED and cause(error, AuthenticationError) is None:
-                if journal is not None:
-                    journal.finish(number, fingerprint, MAYBE, error=str(error))
                 # ReconcilePending says when its settle period ends; otherwise (the look-up
                 # failed) wait the policy's settle period.
                 recheck_at = getattr(error, "recheck_at", None)
                 wait = guard.policy.settle if recheck_at is None else max(0.0, recheck_at - clock.time())
+                if key is not None and holds < RECHECKS:
+                    # An ordered job: the row holds its lane while it settles (then it is
+                    # looked up, and re-sent only if absent), instead of being set aside with
+                    # the lane's later rows skipped until a re-run. Other lanes go on; the
+                    # waits of such rows overlap.
+                    holds += 1
+                    await clock.sleep(wait)
+                    if not options.check_first:
+                        options = attrs.evolve(options, check_first=True)
+                    error = None
+                    continue
+                if journal is not None:
+                    journal.finish(number, fingerprint, MAYBE, error=str(error))
                 not_before = clock.monotonic() + wait
                 raise SetAside(error, _later(send, number, payload, options), not_before) from None
             raise error
@@ -824,11 +835,17 @@ async def bulk_create(
         if journal is not None:
             durable = journal.before_send(number, fingerprint, first_sent, known=entry is not None)
         dedupe = row.get("dedupe_key")
+        last_sent = None
+        if check_first and journal is not None and journal.earlier_sends_until is not None:
+            # An earlier run may have sent it as late as its end (or its last lease): a write
+            # that lands late is looked for until the settle period after that has passed.
+            last_sent = datetime.fromtimestamp(max(first_sent, journal.earlier_sends_until), UTC)
         options = CreateOptions(
             dedupe_key=None if dedupe in (None, "") else str(dedupe),
             ledger=ledger,
             check_first=check_first,
             sent_at=datetime.fromtimestamp(first_sent, UTC),
+            last_sent_at=last_sent,
         )
         if durable is not None:
             return _when_durable(durable, send, number, payload, options)

@@ -12,7 +12,9 @@ Running the job again reads the journal:
 
 * ``created`` rows are not sent again (their IDs are reported and claimed, so identical rows
   are never merged with them);
-* ``sending`` and ``maybe`` rows are reconciled first (looked up, and re-sent only if absent);
+* ``sending`` and ``maybe`` rows are reconciled first (looked up, and re-sent only if absent,
+  once the settle period after the last moment the earlier run could have sent them has
+  passed: see :attr:`Journal.earlier_sends_until`);
 * ``failed`` rows are tried again (a fixed input error fails again, a transient one may pass).
 
 A run that ends (even early, with rows left untried) drops the ``sending`` records of rows it
@@ -30,7 +32,8 @@ import json
 import os
 import sqlite3
 import sys
-from collections.abc import Coroutine, Iterator, Mapping
+import time
+from collections.abc import Callable, Coroutine, Iterator, Mapping
 from typing import Any
 
 import attrs
@@ -227,6 +230,21 @@ class Journal:
             this many plus the rows in flight).
         commit_interval: Seconds an outcome may wait in memory for a commit (default 0.2). An
             outcome lost to a crash only costs the next run a look-up of that row.
+        lease: Seconds (default 5.0). While a job runs (:meth:`start` to :meth:`release`), the
+            journal records, and renews every ``lease / 2`` seconds, a time ``lease`` seconds
+            ahead (``sends_until``, UTC epoch seconds) after which the run sends nothing
+            without renewing it first. A run after a crash knows from it when the crashed run's
+            last request can have left (a request waiting for a rate-limit token or a retry
+            leaves long after its row was recorded). Longer means fewer renewals (each one a
+            small commit) and a longer wait in the run after a crash.
+        earlier_sends_until: Set by :meth:`start`: the latest time (UTC epoch seconds) at which
+            an earlier run of this journal can have sent a request: its recorded
+            ``sends_until`` (the time it ended, for a run that ended normally), but no later
+            than :meth:`start` (the earlier run held the journal's lock until it ended; a
+            journal without the record, written by an older version, gets the start time).
+            The ``sending`` and ``maybe`` rows of earlier runs are looked up until the settle
+            period after it has passed before they are sent again, so a write of the earlier
+            run that lands late is found, not duplicated.
 
     Raises:
         JournalMismatchError: the file belongs to another job.
@@ -241,6 +259,10 @@ class Journal:
         self._lock_fd = _lock(self.path)
         self.commit_interval = 0.2
         self.read_ahead = 128
+        self.lease = 5.0
+        self.earlier_sends_until: float | None = None
+        self._time: Callable[[], float] = time.time
+        self._renewal: asyncio.TimerHandle | None = None
         self.commits = 0
         self._fresh = False
         self._reading: list[int] = []  # rows read ahead: "sending" written, not committed yet
@@ -319,6 +341,7 @@ class Journal:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        self._stop_renewal()
         with contextlib.suppress(sqlite3.ProgrammingError):
             self._commit()
         self._db.close()
@@ -389,10 +412,41 @@ class Journal:
         if self._waiters is None:
             self._commit()
 
-    def start(self) -> None:
-        """Commit pending writes and note whether the journal is empty (a fresh job skips look-ups)."""
+    def start(self, time: Callable[[], float] | None = None) -> None:
+        """A job starts: commit pending writes, note whether the journal is empty (a fresh job
+        skips look-ups), read :attr:`earlier_sends_until`, and take the send lease (see ``lease``),
+        renewed until :meth:`release`.
+
+        Args:
+            time: The job's clock, UTC epoch seconds (default :func:`time.time`).
+        """
         self._commit()
         self._fresh = self._db.execute("SELECT 1 FROM rows LIMIT 1").fetchone() is None
+        if time is not None:
+            self._time = time
+        now = self._time()
+        found = self._db.execute("SELECT value FROM meta WHERE key = 'sends_until'").fetchone()
+        self.earlier_sends_until = now if found is None else min(float(found[0]), now)
+        self._renew()
+
+    _SENDS_UNTIL_SQL = "INSERT OR REPLACE INTO meta (key, value) VALUES ('sends_until', ?)"
+
+    def _renew(self) -> None:
+        """Record (durably) that this run sends nothing after ``lease`` seconds from now without
+        renewing; renew after half of it."""
+        self._write(self._SENDS_UNTIL_SQL, (repr(self._time() + self.lease),))
+        self._commit()
+        self._stop_renewal()
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # no job runs outside a loop: nothing is sent
+        self._renewal = loop.call_later(self.lease / 2, self._renew)
+
+    def _stop_renewal(self) -> None:
+        if self._renewal is not None:
+            self._renewal.cancel()
+            self._renewal = None
 
     def get(self, row_number: int) -> JournalEntry | None:
         """The row's entry, or ``None`` if it was never started."""
@@ -536,12 +590,15 @@ class Journal:
         self._schedule_timer()
 
     def release(self) -> None:
-        """The run ends: commit every write, and drop the ``sending`` records of rows read ahead
-        but never sent (a row that may have been sent keeps its record)."""
+        """The run ends: commit every write, drop the ``sending`` records of rows read ahead but
+        never sent (a row that may have been sent keeps its record), and record the end as the
+        time after which this run sent nothing (``sends_until``)."""
         self._commit()
         unsent, self._unsent = self._unsent, set()
         for row_number in unsent:
             self._write(self._NOT_SENT_SQL, (row_number,))
+        self._stop_renewal()
+        self._write(self._SENDS_UNTIL_SQL, (repr(self._time()),))
         self._commit()
 
     _FINISH_SQL = """

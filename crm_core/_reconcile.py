@@ -361,6 +361,7 @@ def send_create_once(
     dedupe_key: str | None = None,
     known: Callable[[Hashable], Awaitable[T]] | None = None,
     check_first: bool = False,
+    last_sent_at: datetime | None = None,
 ) -> Coroutine[Any, Any, T]:
     """Create once: send ``request``; settle any ambiguous failure by looking the write up.
 
@@ -390,10 +391,13 @@ def send_create_once(
         known: Turns a remembered record ID back into a result (for ``dedupe_key`` hits).
         check_first: The write may already have been sent (after a crash, or a row set aside
             by :class:`~crm_core.ReconcilePending`): look it up before sending, repeatedly until
-            the settle period after ``sent_at`` has passed (an earlier attempt may still land);
+            the settle period after ``last_sent_at`` has passed (an earlier attempt may still land);
             with ``wait_to_settle=False`` a first look-up that finds nothing before then raises
             ``ReconcilePending`` instead. A look-up answered 404 (the lead is gone) counts as
             "absent".
+        last_sent_at: The latest time (aware) an earlier attempt can have been sent, e.g. the
+            end of the crashed run that may have sent it (default ``sent_at``); ``check_first``
+            counts the settle period from it.
 
     Raises:
         ReconciliationError: the write may have landed and the lookup could not tell.
@@ -403,9 +407,11 @@ def send_create_once(
             reconciliation disabled.
     """
     if dedupe_key is None:
-        return _create(http, request, decode, lookup, id_of, ledger, settings, sent_at, None, check_first)
+        return _create(http, request, decode, lookup, id_of, ledger, settings, sent_at, None, check_first, last_sent_at)
     return _deduped(
-        lambda: _create(http, request, decode, lookup, id_of, ledger, settings, sent_at, dedupe_key, check_first),
+        lambda: _create(
+            http, request, decode, lookup, id_of, ledger, settings, sent_at, dedupe_key, check_first, last_sent_at
+        ),
         ledger,
         dedupe_key,
         id_of,
@@ -458,6 +464,7 @@ async def _create(
     sent_at: datetime,
     dedupe_key: str | None,
     check_first: bool,
+    last_sent_at: datetime | None,
 ) -> T:
     def told(what: str) -> None:
         if http.has_hooks:
@@ -476,10 +483,16 @@ async def _create(
         cannot_tell: Callable[[APIError], ReconciliationError],
         pending: Callable[[float], ReconcilePending],
     ) -> Candidate[Hashable, T] | None:
-        """Look the write up, with backoff, until ``left()`` seconds run out (found: claimed)."""
+        """Look the write up, with backoff, until ``left()`` seconds run out (found: claimed).
+
+        "Absent" is concluded only from a look-up that began after the time ran out: a look-up
+        takes time (several pages, each maybe retried), and one that began earlier may have
+        read the page the write lands on before it landed.
+        """
         clock = http.clock
         delay = settings.lookup_delay
         while True:
+            conclusive = left() <= 0
             try:
                 found = await _look_up_candidates(lookup, ledger, sent_at, settings)
             except APIError as lookup_error:
@@ -489,10 +502,12 @@ async def _create(
                 told("found")
                 ledger.claim(found.id, dedupe_key)
                 return found
-            remaining = left()
-            if remaining <= 0:
+            if conclusive:
                 told("not found")
                 return None
+            remaining = left()
+            if remaining <= 0:
+                continue  # the time ran out during this look-up: one more, begun after it
             if not settings.wait_to_settle:
                 told("pending")
                 raise pending(remaining)
@@ -501,8 +516,9 @@ async def _create(
 
     if check_first:
         # An earlier attempt (a crashed run's) may still land until the settle period after
-        # its first send has passed: look until then before sending again.
-        until = sent_at.timestamp() + settings.settle_period(http.timeout)
+        # its last possible send has passed: look until then before sending again.
+        last = sent_at if last_sent_at is None else max(sent_at, last_sent_at)
+        until = last.timestamp() + settings.settle_period(http.timeout)
         earlier = await look_until(
             lambda: until - http.clock.time(),
             lambda lookup_error: _cannot_tell(lookup_error, "the lookup after a restart failed"),

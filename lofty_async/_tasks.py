@@ -304,7 +304,7 @@ class Tasks(CreatingResource):
             time_zone_code=time_zone_code,
             address=address,
         )
-        return await self._send_create(payload, dedupe_key, ledger, False, None)
+        return await self._send_create(payload, dedupe_key, ledger, False, None, None)
 
     async def create_checked(
         self,
@@ -314,6 +314,7 @@ class Tasks(CreatingResource):
         ledger: CreateLedger | None = None,
         check_first: bool = False,
         sent_at: datetime | None = None,
+        last_sent_at: datetime | None = None,
     ) -> int:
         """Send an already checked :class:`TaskCreate` (see :meth:`create`).
 
@@ -325,9 +326,14 @@ class Tasks(CreatingResource):
             ledger: See :meth:`create`.
             check_first: The write may already have been sent (after a crash): look it up
                 before sending.
-            sent_at: When it was first sent (aware); default now.
+            sent_at: When it was first sent (aware); default now. Records created before it
+                (less the reconcile skew) are not taken for it.
+            last_sent_at: The latest time (aware) an earlier attempt can have been sent (e.g.
+                when the crashed run that sent it ended); with ``check_first``, it is looked up
+                until the settle period after it has passed before it is sent again. Default
+                ``sent_at``.
         """
-        return await self._send_create(payload, dedupe_key, ledger, check_first, sent_at)
+        return await self._send_create(payload, dedupe_key, ledger, check_first, sent_at, last_sent_at)
 
     def _send_create(
         self,
@@ -336,6 +342,7 @@ class Tasks(CreatingResource):
         ledger: CreateLedger | None,
         check_first: bool,
         sent_at: datetime | None,
+        last_sent_at: datetime | None,
     ) -> Coroutine[Any, Any, int]:
         """The coroutine of :meth:`create_checked` (no coroutine layer of its own)."""
         request = create_request(payload, self.converter)
@@ -363,6 +370,7 @@ class Tasks(CreatingResource):
             dedupe_key=dedupe_key,
             known=known,
             check_first=check_first,
+            last_sent_at=last_sent_at,
         )
 
     async def get(self, task_id: int) -> Task:
@@ -586,7 +594,9 @@ class Tasks(CreatingResource):
             return build_task_create(**{name: row.get(name) for name in CREATE_FIELDS})
 
         def create(payload: TaskCreate, options: CreateOptions) -> Coroutine[Any, Any, int]:
-            return self._send_create(payload, options.dedupe_key, options.ledger, options.check_first, options.sent_at)
+            return self._send_create(
+                payload, options.dedupe_key, options.ledger, options.check_first, options.sent_at, options.last_sent_at
+            )
 
         return await bulk_create(
             rows,

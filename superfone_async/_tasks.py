@@ -219,7 +219,7 @@ class Tasks(CreatingResource):
             now=self.session.clock.time(),
             allow_unknown=allow_unknown,
         )
-        return await self._send_create(payload, dedupe_key, ledger, False, None)
+        return await self._send_create(payload, dedupe_key, ledger, False, None, None)
 
     async def create_checked(
         self,
@@ -229,12 +229,26 @@ class Tasks(CreatingResource):
         ledger: CreateLedger | None = None,
         check_first: bool = False,
         sent_at: datetime | None = None,
+        last_sent_at: datetime | None = None,
     ) -> Task:
         """Send a checked :class:`TaskCreate` (see :meth:`create`).
 
         Source: POST /enterprise/api/lead/{lead_id}/task
+
+        Args:
+            payload: From :func:`build_task_create`.
+            dedupe_key: See :meth:`create`.
+            ledger: See :meth:`create`.
+            check_first: The write may already have been sent (after a crash): look it up
+                before sending.
+            sent_at: When it was first sent (aware); default now. Tasks created before it (less
+                the reconcile skew) are not taken for it.
+            last_sent_at: The latest time (aware) an earlier attempt can have been sent (e.g.
+                when the crashed run that sent it ended); with ``check_first``, it is looked up
+                until the settle period after it has passed before it is sent again. Default
+                ``sent_at``.
         """
-        return await self._send_create(payload, dedupe_key, ledger, check_first, sent_at)
+        return await self._send_create(payload, dedupe_key, ledger, check_first, sent_at, last_sent_at)
 
     def _send_create(
         self,
@@ -243,6 +257,7 @@ class Tasks(CreatingResource):
         ledger: CreateLedger | None,
         check_first: bool,
         sent_at: datetime | None,
+        last_sent_at: datetime | None,
     ) -> Coroutine[Any, Any, Task]:
         """The coroutine of :meth:`create_checked` (no coroutine layer of its own)."""
         request = Request(
@@ -282,6 +297,7 @@ class Tasks(CreatingResource):
             dedupe_key=dedupe_key,
             known=known,
             check_first=check_first,
+            last_sent_at=last_sent_at,
         )
 
     async def complete(self, lead_id: int) -> Task:
@@ -406,7 +422,9 @@ class Tasks(CreatingResource):
             return build_task_create(**fields, now=self.session.clock.time(), allow_unknown=allow_unknown)
 
         def create(payload: TaskCreate, options: CreateOptions) -> Coroutine[Any, Any, Task]:
-            return self._send_create(payload, options.dedupe_key, options.ledger, options.check_first, options.sent_at)
+            return self._send_create(
+                payload, options.dedupe_key, options.ledger, options.check_first, options.sent_at, options.last_sent_at
+            )
 
         def by_lead(row: Mapping[str, Any]) -> Hashable | None:
             lead = row.get("lead_id")

@@ -55,9 +55,10 @@ async def _by_lead(
 
 
 async def _crash_after_sending_row_1(path: Path, url: str) -> None:
-    """A run that read the rows ahead, sent row 1 (it landed), then died before its outcome."""
+    """A run that read the rows ahead, sent row 1 (it landed), then died before its outcome
+    (long ago: its send lease ran out at 1005.0, so the re-run need not wait for late writes)."""
     journal = Journal(path, job="read-ahead")
-    journal.start()
+    journal.start(lambda: 1000.0)
     for number, row in enumerate(ROWS, 1):
         assert journal.check(number, row_fingerprint(row)) is None
         journal.read(number, row_fingerprint(row), 1000.0)
@@ -227,7 +228,7 @@ async def test_a_crashed_rows_lead_that_does_not_exist_ends_failed_not_maybe_for
     path = tmp_path / "job.sqlite"
     rows = [{**ROWS[0], "lead_id": 999_999_999_999_999}, ROWS[1]]
     journal = Journal(path, job="read-ahead")
-    journal.start()
+    journal.start(lambda: time.time() - 3600)
     for number, row in enumerate(rows, 1):
         journal.read(number, row_fingerprint(row), time.time() - 3600)  # a crash an hour ago
     journal.close()
