@@ -660,11 +660,12 @@ async def _when_durable(
 
 
 def _later(
-    send: Callable[[int, P, CreateOptions], Awaitable[T]], number: int, payload: P, options: CreateOptions
+    send: Callable[[int, P, CreateOptions, bool], Awaitable[T]], number: int, payload: P, options: CreateOptions
 ) -> Callable[[], Awaitable[T]]:
-    """The re-check of a set-aside row: look it up first, re-send only if absent."""
+    """The re-check of a set-aside row: look it up first, re-send only if absent (without
+    holding its lane: the lane's later rows were skipped when it was set aside)."""
     recheck = attrs.evolve(options, check_first=True)
-    return lambda: send(number, payload, recheck)
+    return lambda: send(number, payload, recheck, False)
 
 
 async def bulk_create(
@@ -690,12 +691,14 @@ async def bulk_create(
     ``maybe_processed``, e.g. :class:`~crm_core.ReconciliationError`) is journaled ``maybe``
     and set aside; the other rows go on, and it is re-checked (looked up, re-sent only if
     absent) ``policy.settle`` seconds later, before the job ends. With ``key`` (an ordered
-    job) such a row first holds its lane instead: it waits out its settle period (the
+    job) such a row first holds its lane, and its worker: it waits out its settle period (the
     ``recheck_at`` of :class:`~crm_core.ReconcilePending`, else ``policy.settle``) and is
     re-checked in place, up to :data:`RECHECKS` times, so the lane's later rows follow in
-    order in the same run; only then is it set aside (and the lane's later rows skipped). The job stops early (rows not
-    tried stay pending, unsent, unjournaled) after ``policy.max_auth_failures`` consecutive
-    401s, or once the API has been unreachable for ``policy.unreachable_wait`` seconds.
+    order in the same run; only then is it set aside (and the lane's later rows skipped).
+
+    The job stops early (rows not tried stay pending, unsent, unjournaled) after
+    ``policy.max_auth_failures`` consecutive 401s, or once the API has been unreachable for
+    ``policy.unreachable_wait`` seconds.
 
     Args:
         rows: Mappings of create arguments, or ``(row_number, mapping)`` pairs.
@@ -726,11 +729,12 @@ async def bulk_create(
         journal.read_ahead = max(journal.read_ahead, 2 * concurrency)
         ledger.claim_all(parse_id(record_id) for record_id in journal.created_ids())
 
-    async def send(number: int, payload: P, options: CreateOptions) -> T:
+    async def send(number: int, payload: P, options: CreateOptions, hold: bool = True) -> T:
         """Send one row: the first pass of the loop is the whole of it when the attempt succeeds;
-        a failure loops through waits, look-ups and setting the row aside."""
+        a failure loops through waits, look-ups, holding its lane (``hold``, ordered jobs) and
+        setting the row aside."""
         fingerprint = fingerprints[number]
-        holds = 0
+        holds = 0 if hold else RECHECKS
         error: APIError | None = None
         while True:
             if error is None:
