@@ -684,6 +684,7 @@ async def bulk_create(
     parse_id: Callable[[str], Hashable] = int,
     clock: Clock | None = None,
     policy: BulkPolicy | None = None,
+    settle: float | None = None,
 ) -> BulkSummary:
     """Create one record per row, exactly once, optionally journaled for resumption.
 
@@ -716,6 +717,10 @@ async def bulk_create(
         clock: Time source.
         policy: When to stop or wait (default: the one set with :func:`bulk_policy`, else
             ``BulkPolicy()``).
+        settle: Seconds after a send during which ``create``'s write may still land (its
+            reconciliation settle period), recorded in the journal: a re-run whose own settle
+            period is shorter (a smaller timeout) still waits this long for this run's writes.
+            ``None``: unknown (a re-run then waits its own settle period plus the recorded one).
 
     Returns:
         The counts; ``stopped`` says why the job stopped early, if it did.
@@ -725,7 +730,7 @@ async def bulk_create(
     fingerprints: dict[int, str] = {}
     counted: set[int] = set()  # rows whose end the guard has already counted
     if journal is not None:
-        journal.start(clock.time)
+        journal.start(clock.time, settle=settle or 0.0)
         journal.read_ahead = max(journal.read_ahead, 2 * concurrency)
         ledger.claim_all(parse_id(record_id) for record_id in journal.created_ids())
 
@@ -842,8 +847,10 @@ async def bulk_create(
         last_sent = None
         if check_first and journal is not None and journal.earlier_sends_until is not None:
             # An earlier run may have sent it as late as its end (or its last lease): a write
-            # that lands late is looked for until the settle period after that has passed.
-            last_sent = datetime.fromtimestamp(max(first_sent, journal.earlier_sends_until), UTC)
+            # that lands late is looked for until the settle period after that has passed, the
+            # earlier run's settle period if it was longer than this one's.
+            longer = max(0.0, journal.earlier_settle - (settle or 0.0))
+            last_sent = datetime.fromtimestamp(max(first_sent, journal.earlier_sends_until + longer), UTC)
         options = CreateOptions(
             dedupe_key=None if dedupe in (None, "") else str(dedupe),
             ledger=ledger,

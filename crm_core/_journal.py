@@ -237,6 +237,11 @@ class Journal:
             last request can have left (a request waiting for a rate-limit token or a retry
             leaves long after its row was recorded). Longer means fewer renewals (each one a
             small commit) and a longer wait in the run after a crash.
+        settle: Seconds after a send during which this job's write may still land (its
+            reconciliation settle period; set by :meth:`start`), recorded so that a re-run
+            with a shorter one still waits this long for this run's writes.
+        earlier_settle: Set by :meth:`start`: the earlier run's recorded ``settle`` (0.0 when
+            none was recorded).
         earlier_sends_until: Set by :meth:`start`: the latest time (UTC epoch seconds) at which
             an earlier run of this journal can have sent a request: its recorded
             ``sends_until`` (the time it ended, for a run that ended normally), but no later
@@ -252,6 +257,8 @@ class Journal:
         JournalLockedError: another process has the journal open (two runs of one job at once
             would each send the rows the other has not journaled yet). The lock is an OS file
             lock (``flock``) on the journal, released when the process ends, even by ``kill -9``.
+            Within a process, :meth:`start` refuses a second job on a journal object whose
+            job is still running.
     """
 
     def __init__(self, path: str | os.PathLike[str], *, job: str, destination: Destination | None = None) -> None:
@@ -260,7 +267,10 @@ class Journal:
         self.commit_interval = 0.2
         self.read_ahead = 128
         self.lease = 5.0
+        self.settle = 0.0
+        self.earlier_settle = 0.0
         self.earlier_sends_until: float | None = None
+        self._running = False
         self._time: Callable[[], float] = time.time
         self._renewal: asyncio.TimerHandle | None = None
         self.commits = 0
@@ -342,6 +352,7 @@ class Journal:
             self._timer.cancel()
             self._timer = None
         self._stop_renewal()
+        self._running = False
         with contextlib.suppress(sqlite3.ProgrammingError):
             self._commit()
         self._db.close()
@@ -412,22 +423,46 @@ class Journal:
         if self._waiters is None:
             self._commit()
 
-    def start(self, time: Callable[[], float] | None = None) -> None:
+    def start(self, time: Callable[[], float] | None = None, *, settle: float = 0.0) -> None:
         """A job starts: commit pending writes, note whether the journal is empty (a fresh job
-        skips look-ups), read :attr:`earlier_sends_until`, and take the send lease (see ``lease``),
-        renewed until :meth:`release`.
+        skips look-ups), read :attr:`earlier_sends_until` and :attr:`earlier_settle`, record this
+        job's ``settle``, and take the send lease (see ``lease``), renewed until :meth:`release`.
 
         Args:
             time: The job's clock, UTC epoch seconds (default :func:`time.time`).
+            settle: This job's settle period, seconds (see ``settle``).
+
+        Raises:
+            JournalLockedError: a job on this journal object is still running (two jobs at
+                once would each send the rows the other has not journaled yet).
+            ValueError: ``lease`` is not a positive number of seconds, or ``settle`` is negative.
         """
+        if self._running:
+            raise JournalLockedError(
+                f"{self.path} is in use by another job of this process that has not ended; nothing was "
+                "sent. Run the jobs one after the other, or give each its own journal file"
+            )
+        if not self.lease > 0:
+            raise ValueError(f"lease={self.lease!r} is not valid: expected seconds > 0")
+        if not settle >= 0:
+            raise ValueError(f"settle={settle!r} is not valid: expected seconds >= 0")
         self._commit()
         self._fresh = self._db.execute("SELECT 1 FROM rows LIMIT 1").fetchone() is None
         if time is not None:
             self._time = time
         now = self._time()
-        found = self._db.execute("SELECT value FROM meta WHERE key = 'sends_until'").fetchone()
-        self.earlier_sends_until = now if found is None else min(float(found[0]), now)
+        found = dict(self._db.execute("SELECT key, value FROM meta WHERE key IN ('sends_until', 'settle')").fetchall())
+        self.earlier_sends_until = min(float(found["sends_until"]), now) if "sends_until" in found else now
+        self.earlier_settle = float(found.get("settle", 0.0))
+        # A re-run that crashes before the writes of the run before it can have landed must
+        # leave the longer settle period for the run after it.
+        still_landing = self.earlier_sends_until + self.earlier_settle > now
+        self.settle = max(settle, self.earlier_settle) if still_landing else settle
+        self._write(self._SETTLE_SQL, (repr(self.settle),))
+        self._running = True
         self._renew()
+
+    _SETTLE_SQL = "INSERT OR REPLACE INTO meta (key, value) VALUES ('settle', ?)"
 
     _SENDS_UNTIL_SQL = "INSERT OR REPLACE INTO meta (key, value) VALUES ('sends_until', ?)"
 
@@ -598,6 +633,7 @@ class Journal:
         for row_number in unsent:
             self._write(self._NOT_SENT_SQL, (row_number,))
         self._stop_renewal()
+        self._running = False
         self._write(self._SENDS_UNTIL_SQL, (repr(self._time()),))
         self._commit()
 

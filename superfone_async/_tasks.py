@@ -442,4 +442,5 @@ class Tasks(CreatingResource):
             time_budget=time_budget,
             journal=journal,
             clock=self.session.clock,
+            settle=self.reconcile.settle_period(self.session.timeout) if self.reconcile.enabled else 0.0,
         )

@@ -22,7 +22,7 @@ import pytest
 from aiohttp import web
 
 from crm_core import ReconcileSettings, RetryPolicy
-from crm_core._journal import Journal, row_fingerprint
+from crm_core._journal import Journal, JournalLockedError, row_fingerprint
 from crm_core.emulator import FaultKind, FaultPlan, FaultRule, FixedWindowRateLimit, serve
 from superfone_async import SuperfoneClient
 from superfone_async.testing import SANDBOX_API_KEY, SuperfoneEmulator
@@ -41,11 +41,11 @@ def _sends_until(path: Path) -> float | None:
     return None if found is None else float(found[0])
 
 
-async def _crash_with_row_1_on_the_wire(path: Path, url: str, *, read_at: float) -> None:
-    """A run that read the rows at ``read_at`` (long before), sent row 1 just now, and was
-    killed with row 1 on the wire (the server commits it late)."""
+async def _crash_with_row_1_on_the_wire(path: Path, url: str, *, read_at: float, settle: float = 0.0) -> None:
+    """A run (its settle period ``settle``) that read the rows at ``read_at`` (long before),
+    sent row 1 just now, and was killed with row 1 on the wire (the server commits it late)."""
     journal = Journal(path, job="settle-window")
-    journal.start()
+    journal.start(settle=settle)
     for number, row in enumerate(ROWS, 1):
         journal.read(number, row_fingerprint(row), read_at)
     await journal.flush()
@@ -178,3 +178,57 @@ async def test_absent_is_concluded_only_from_a_look_up_begun_after_the_settle_pe
     assert emulator.core.count("POST", f"/enterprise/api/lead/{LEAD}/task") == 26  # not re-sent
     stored = [t for t in emulator.lead_tasks(LEAD) if t["due_date"].startswith("2028-03-01")]
     assert [t["id"] for t in stored] == [task.id]
+
+
+async def test_a_rerun_with_a_shorter_timeout_still_waits_the_crashed_runs_settle_period(tmp_path: Path) -> None:
+    """Tester finding: the crashed run settled for 3 s (its timeout's), the re-run for 0.3 s; the
+    crashed run's write lands 1.5 s after it was sent. The journal recorded the crashed run's
+    settle period, so the re-run waits for that write instead of sending the row again."""
+    plan = FaultPlan(
+        rules=[FaultRule(kind=FaultKind.LATE_COMMIT, route=f"POST /enterprise/api/lead/{LEAD}/task", times=1)],
+        late_seconds=1.5,
+    )
+    emulator = SuperfoneEmulator(rate_limit=NO_LIMIT, faults=plan)
+    path = tmp_path / "job.sqlite"
+    async with emulator.serve() as url:
+        await _crash_with_row_1_on_the_wire(path, url, read_at=time.time(), settle=3.0)
+        settings = ReconcileSettings(settle=0.3, lookup_delay=0.1, wait_to_settle=False)
+        resumed = Journal(path, job="settle-window")
+        async with SuperfoneClient(api_key=SANDBOX_API_KEY, base_url=url, reconcile=settings) as sf:
+            summary = await sf.tasks.create_many(ROWS, journal=resumed)
+        resumed.close()
+        emulator.core.stop_slow_responses()
+        await emulator.core.drain()
+    assert resumed.earlier_settle == 3.0
+    assert (summary.created, summary.failed, summary.skipped) == (3, 0, 0)
+    made = [task["due_date"][:19] for task in emulator.lead_tasks(LEAD)]
+    assert sorted(made) == sorted(row["due_date"][:19] for row in ROWS)  # row 1 once
+
+
+async def test_a_journal_refuses_a_second_job_while_one_runs(tmp_path: Path) -> None:
+    """Tester finding: two jobs at once on one Journal object each sent every row. The second
+    is refused before it sends anything; one after the other is fine."""
+    emulator = SuperfoneEmulator(rate_limit=NO_LIMIT)
+    journal = Journal(tmp_path / "job.sqlite", job="settle-window")
+    async with emulator.serve() as url, SuperfoneClient(api_key=SANDBOX_API_KEY, base_url=url) as sf:
+        outcomes = await asyncio.gather(
+            sf.tasks.create_many(ROWS, journal=journal),
+            sf.tasks.create_many(ROWS, journal=journal),
+            return_exceptions=True,
+        )
+        refused = [o for o in outcomes if isinstance(o, BaseException)]
+        assert len(refused) == 1 and isinstance(refused[0], JournalLockedError)
+        assert "another job of this process" in str(refused[0])
+        again = await sf.tasks.create_many(ROWS, journal=journal)  # after the first one ended
+    journal.close()
+    assert again.created == 0 and again.skipped == 3
+    assert emulator.core.count("POST", f"/enterprise/api/lead/{LEAD}/task") == 3
+
+
+@pytest.mark.parametrize("lease", [0.0, -1.0, float("nan")])
+async def test_a_lease_that_is_not_a_positive_number_of_seconds_is_refused(tmp_path: Path, lease: float) -> None:
+    journal = Journal(tmp_path / "job.sqlite", job="settle-window")
+    journal.lease = lease
+    with pytest.raises(ValueError, match="lease="):
+        journal.start()
+    journal.close()
