@@ -22,6 +22,7 @@ import pytest
 from aiohttp import web
 
 from crm_core import ReconcileSettings, RetryPolicy
+from crm_core._bulk import BulkSummary
 from crm_core._journal import Journal, JournalLockedError, row_fingerprint
 from crm_core.emulator import FaultKind, FaultPlan, FaultRule, FixedWindowRateLimit, serve
 from superfone_async import SuperfoneClient
@@ -55,10 +56,11 @@ async def _crash_with_row_1_on_the_wire(path: Path, url: str, *, read_at: float,
     journal.close()  # no release: what kill -9 leaves
 
 
-@pytest.mark.parametrize("wait_to_settle", [True, False])
-async def test_a_row_read_long_before_a_crashed_run_sent_it_is_not_sent_again(
-    tmp_path: Path, wait_to_settle: bool
-) -> None:
+async def _rerun_after_a_crash(
+    tmp_path: Path, settings: ReconcileSettings, *, read_at: float, crashed_settle: float = 0.0
+) -> tuple[BulkSummary, Journal]:
+    """Crash a run with row 1 on the wire (stored 1.5 s after it was sent), re-run the job at
+    once with ``settings`` (rows in order per lead), and check row 1 was stored once."""
     plan = FaultPlan(
         rules=[FaultRule(kind=FaultKind.LATE_COMMIT, route=f"POST /enterprise/api/lead/{LEAD}/task", times=1)],
         late_seconds=1.5,
@@ -66,17 +68,25 @@ async def test_a_row_read_long_before_a_crashed_run_sent_it_is_not_sent_again(
     emulator = SuperfoneEmulator(rate_limit=NO_LIMIT, faults=plan)
     path = tmp_path / "job.sqlite"
     async with emulator.serve() as url:
-        await _crash_with_row_1_on_the_wire(path, url, read_at=time.time() - 600)
-        settings = ReconcileSettings(settle=3.0, lookup_delay=0.2, wait_to_settle=wait_to_settle)
+        await _crash_with_row_1_on_the_wire(path, url, read_at=read_at, settle=crashed_settle)
         resumed = Journal(path, job="settle-window")
         async with SuperfoneClient(api_key=SANDBOX_API_KEY, base_url=url, reconcile=settings) as sf:
             summary = await sf.tasks.create_many(ROWS, journal=resumed, key=lambda row: row["lead_id"])
         resumed.close()
         emulator.core.stop_slow_responses()
         await emulator.core.drain()
-    assert (summary.created, summary.failed, summary.skipped) == (3, 0, 0)
     made = [task["due_date"][:19] for task in emulator.lead_tasks(LEAD)]
     assert sorted(made) == sorted(row["due_date"][:19] for row in ROWS)  # row 1 once: the crashed run's
+    return summary, resumed
+
+
+@pytest.mark.parametrize("wait_to_settle", [True, False])
+async def test_a_row_read_long_before_a_crashed_run_sent_it_is_not_sent_again(
+    tmp_path: Path, wait_to_settle: bool
+) -> None:
+    settings = ReconcileSettings(settle=3.0, lookup_delay=0.2, wait_to_settle=wait_to_settle)
+    summary, _ = await _rerun_after_a_crash(tmp_path, settings, read_at=time.time() - 600)
+    assert (summary.created, summary.failed, summary.skipped) == (3, 0, 0)
 
 
 async def test_a_crash_long_ago_is_not_waited_for(tmp_path: Path) -> None:
@@ -184,25 +194,10 @@ async def test_a_rerun_with_a_shorter_timeout_still_waits_the_crashed_runs_settl
     """Tester finding: the crashed run settled for 3 s (its timeout's), the re-run for 0.3 s; the
     crashed run's write lands 1.5 s after it was sent. The journal recorded the crashed run's
     settle period, so the re-run waits for that write instead of sending the row again."""
-    plan = FaultPlan(
-        rules=[FaultRule(kind=FaultKind.LATE_COMMIT, route=f"POST /enterprise/api/lead/{LEAD}/task", times=1)],
-        late_seconds=1.5,
-    )
-    emulator = SuperfoneEmulator(rate_limit=NO_LIMIT, faults=plan)
-    path = tmp_path / "job.sqlite"
-    async with emulator.serve() as url:
-        await _crash_with_row_1_on_the_wire(path, url, read_at=time.time(), settle=3.0)
-        settings = ReconcileSettings(settle=0.3, lookup_delay=0.1, wait_to_settle=False)
-        resumed = Journal(path, job="settle-window")
-        async with SuperfoneClient(api_key=SANDBOX_API_KEY, base_url=url, reconcile=settings) as sf:
-            summary = await sf.tasks.create_many(ROWS, journal=resumed)
-        resumed.close()
-        emulator.core.stop_slow_responses()
-        await emulator.core.drain()
+    settings = ReconcileSettings(settle=0.3, lookup_delay=0.1, wait_to_settle=False)
+    summary, resumed = await _rerun_after_a_crash(tmp_path, settings, read_at=time.time(), crashed_settle=3.0)
     assert resumed.earlier_settle == 3.0
     assert (summary.created, summary.failed, summary.skipped) == (3, 0, 0)
-    made = [task["due_date"][:19] for task in emulator.lead_tasks(LEAD)]
-    assert sorted(made) == sorted(row["due_date"][:19] for row in ROWS)  # row 1 once
 
 
 async def test_a_journal_refuses_a_second_job_while_one_runs(tmp_path: Path) -> None:

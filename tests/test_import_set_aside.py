@@ -138,22 +138,31 @@ def _superfone_rows(path: Path, lead: int) -> list[tuple[str, str]]:
     return rows
 
 
+def _superfone_lost_response(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lead: int, *, failed_lookups: int
+) -> tuple[SuperfoneEmulator, Path, list[tuple[str, str]]]:
+    """An emulator whose first create of ``lead`` lands with its response lost and whose next
+    ``failed_lookups`` look-ups of the lead answer 500; the input file and its rows of ``lead``."""
+    monkeypatch.setenv("SUPERFONE_API_KEY", KEY)
+    emulator = SuperfoneEmulator(api_keys=[KEY])
+    source = tmp_path / "sf.csv"
+    rows = _superfone_rows(source, lead)
+    emulator.core.faults = (
+        FaultPlan()
+        .add(FaultKind.RESET_AFTER, route=f"POST /enterprise/api/lead/{lead}/task", times=1)
+        .add(FaultKind.ERROR_500, route=f"GET /enterprise/api/lead/{lead}/task", times=failed_lookups)
+    )
+    return emulator, source, rows
+
+
 def test_superfone_an_ambiguous_row_holds_its_lead_and_the_lead_finishes_in_order_in_one_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Tester finding: with late commits, every lead stopped at its first ambiguous row (the
     # row set aside, the lead's later rows skipped), so a job needed many re-runs. The row now
     # waits out its settle period in its lead's lane, is looked up again, and the lane goes on.
-    monkeypatch.setenv("SUPERFONE_API_KEY", KEY)
-    emulator = SuperfoneEmulator(api_keys=[KEY])
     lead = 12345
-    source = tmp_path / "sf.csv"
-    rows = _superfone_rows(source, lead)
-    emulator.core.faults = (
-        FaultPlan()
-        .add(FaultKind.RESET_AFTER, route=f"POST /enterprise/api/lead/{lead}/task", times=1)
-        .add(FaultKind.ERROR_500, route=f"GET /enterprise/api/lead/{lead}/task", times=1)
-    )
+    emulator, source, rows = _superfone_lost_response(tmp_path, monkeypatch, lead, failed_lookups=1)
     with ThreadedServer(emulator.app) as running:
         run = CliRunner().invoke(superfone_main, ["tasks", "import", str(source), "--base-url", running.url, *ARGS])
     assert run.exit_code == 0, run.output
@@ -173,16 +182,8 @@ def test_superfone_a_row_that_stays_ambiguous_is_set_aside_and_the_rerun_keeps_f
 ) -> None:
     # The look-ups keep failing through the row's three in-lane re-checks: it is set aside, the
     # lead's later rows wait for it ("waits for row 1"), and a re-run creates them in order.
-    monkeypatch.setenv("SUPERFONE_API_KEY", KEY)
-    emulator = SuperfoneEmulator(api_keys=[KEY])
     lead = 12345
-    source = tmp_path / "sf.csv"
-    rows = _superfone_rows(source, lead)
-    emulator.core.faults = (
-        FaultPlan()
-        .add(FaultKind.RESET_AFTER, route=f"POST /enterprise/api/lead/{lead}/task", times=1)
-        .add(FaultKind.ERROR_500, route=f"GET /enterprise/api/lead/{lead}/task", times=4)
-    )
+    emulator, source, rows = _superfone_lost_response(tmp_path, monkeypatch, lead, failed_lookups=4)
     with ThreadedServer(emulator.app) as running:
         run = CliRunner().invoke(superfone_main, ["tasks", "import", str(source), "--base-url", running.url, *ARGS])
         assert run.exit_code == 1, run.output
