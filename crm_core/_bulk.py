@@ -730,9 +730,9 @@ async def bulk_create(
     fingerprints: dict[int, str] = {}
     counted: set[int] = set()  # rows whose end the guard has already counted
     if journal is not None:
-        journal.start(clock.time, settle=settle or 0.0)
-        journal.read_ahead = max(journal.read_ahead, 2 * concurrency)
         ledger.claim_all(parse_id(record_id) for record_id in journal.created_ids())
+        journal.read_ahead = max(journal.read_ahead, 2 * concurrency)
+        journal.start(clock.time, settle=settle or 0.0)  # released in the ``finally`` below
 
     async def send(number: int, payload: P, options: CreateOptions, hold: bool = True) -> T:
         """Send one row: the first pass of the loop is the whole of it when the attempt succeeds;
