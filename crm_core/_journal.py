@@ -66,6 +66,10 @@ _FINGERPRINT_OPTIONS = (
 _CURRENT_VERSION = "v3" if orjson is None else "v4"
 """The fingerprint version new journals record (v4 needs orjson; without it, v3's encoding)."""
 
+MIN_LEASE = 0.1
+"""The shortest :attr:`Journal.lease`, seconds (a shorter one would renew, and commit, almost
+continuously)."""
+
 SENDING = "sending"
 CREATED = "created"
 FAILED = "failed"
@@ -230,10 +234,10 @@ class Journal:
             this many plus the rows in flight).
         commit_interval: Seconds an outcome may wait in memory for a commit (default 0.2). An
             outcome lost to a crash only costs the next run a look-up of that row.
-        lease: Seconds (default 5.0). While a job runs (:meth:`start` to :meth:`release`), the
-            journal records, and renews every ``lease / 2`` seconds, a time ``lease`` seconds
-            ahead (``sends_until``, UTC epoch seconds) after which the run sends nothing
-            without renewing it first. A run after a crash knows from it when the crashed run's
+        lease: Seconds (default 5.0, at least :data:`MIN_LEASE`). While a job runs (:meth:`start`
+            to :meth:`release`), the journal records, and renews every ``lease / 2`` seconds, a
+            time ``lease`` seconds ahead (``sends_until``, UTC epoch seconds) after which the
+            run sends nothing without renewing it first. A run after a crash knows from it when the crashed run's
             last request can have left (a request waiting for a rate-limit token or a retry
             leaves long after its row was recorded). Longer means fewer renewals (each one a
             small commit) and a longer wait in the run after a crash.
@@ -435,15 +439,16 @@ class Journal:
         Raises:
             JournalLockedError: a job on this journal object is still running (two jobs at
                 once would each send the rows the other has not journaled yet).
-            ValueError: ``lease`` is not a positive number of seconds, or ``settle`` is negative.
+            ValueError: ``lease`` is under :data:`MIN_LEASE` seconds (or not a number), or
+                ``settle`` is negative.
         """
         if self._running:
             raise JournalLockedError(
                 f"{self.path} is in use by another job of this process that has not ended; nothing was "
                 "sent. Run the jobs one after the other, or give each its own journal file"
             )
-        if not self.lease > 0:
-            raise ValueError(f"lease={self.lease!r} is not valid: expected seconds > 0")
+        if not self.lease >= MIN_LEASE:
+            raise ValueError(f"lease={self.lease!r} is not valid: expected seconds >= {MIN_LEASE}")
         if not settle >= 0:
             raise ValueError(f"settle={settle!r} is not valid: expected seconds >= 0")
         self._commit()

@@ -220,7 +220,7 @@ async def test_a_journal_refuses_a_second_job_while_one_runs(tmp_path: Path) -> 
     assert emulator.core.count("POST", f"/enterprise/api/lead/{LEAD}/task") == 3
 
 
-@pytest.mark.parametrize("lease", [0.0, -1.0, float("nan")])
+@pytest.mark.parametrize("lease", [0.0, -1.0, float("nan"), 1e-9, 0.09])
 async def test_a_lease_that_is_not_a_positive_number_of_seconds_is_refused(tmp_path: Path, lease: float) -> None:
     journal = Journal(tmp_path / "job.sqlite", job="settle-window")
     journal.lease = lease
