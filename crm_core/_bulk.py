@@ -729,10 +729,11 @@ async def bulk_create(
     guard = JobGuard(policy or current_policy(), clock)
     fingerprints: dict[int, str] = {}
     counted: set[int] = set()  # rows whose end the guard has already counted
+    own_settle = settle or 0.0
     if journal is not None:
         ledger.claim_all(parse_id(record_id) for record_id in journal.created_ids())
         journal.read_ahead = max(journal.read_ahead, 2 * concurrency)
-        journal.start(clock.time, settle=settle or 0.0)  # released in the ``finally`` below
+        journal.start(clock.time, settle=own_settle)  # released in the ``finally`` below
 
     async def send(number: int, payload: P, options: CreateOptions, hold: bool = True) -> T:
         """Send one row: the first pass of the loop is the whole of it when the attempt succeeds;
@@ -849,7 +850,7 @@ async def bulk_create(
             # An earlier run may have sent it as late as its end (or its last lease): a write
             # that lands late is looked for until the settle period after that has passed, the
             # earlier run's settle period if it was longer than this one's.
-            longer = max(0.0, journal.earlier_settle - (settle or 0.0))
+            longer = max(0.0, journal.earlier_settle - own_settle)
             last_sent = datetime.fromtimestamp(max(first_sent, journal.earlier_sends_until + longer), UTC)
         options = CreateOptions(
             dedupe_key=None if dedupe in (None, "") else str(dedupe),

@@ -303,10 +303,10 @@ def run_command(spec: CLISpec, s: ImportSettings) -> int:
             if task is None or not task.cancelling():
                 raise
             # SIGTERM, or Ctrl-C (asyncio.run cancels the job on SIGINT): named as what it was.
-            stopped_by = signal.SIGTERM if by_sigterm else signal.SIGINT
+            stopped_by, name = (signal.SIGTERM, "SIGTERM") if by_sigterm else (signal.SIGINT, "Ctrl-C")
             click.echo(
-                f"Stopped by {'SIGTERM' if by_sigterm else 'Ctrl-C'}: the rows in flight are journaled and "
-                "looked up by the next run; run the same command again to finish",
+                f"Stopped by {name}: the rows in flight are journaled and looked up by the next run; "
+                "run the same command again to finish",
                 err=True,
             )
             return 128 + stopped_by

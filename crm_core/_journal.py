@@ -237,10 +237,10 @@ class Journal:
         lease: Seconds (default 5.0, at least :data:`MIN_LEASE`). While a job runs (:meth:`start`
             to :meth:`release`), the journal records, and renews every ``lease / 2`` seconds, a
             time ``lease`` seconds ahead (``sends_until``, UTC epoch seconds) after which the
-            run sends nothing without renewing it first. A run after a crash knows from it when the crashed run's
-            last request can have left (a request waiting for a rate-limit token or a retry
-            leaves long after its row was recorded). Longer means fewer renewals (each one a
-            small commit) and a longer wait in the run after a crash.
+            run sends nothing without renewing it first. A run after a crash knows from it
+            when the crashed run's last request can have left (a request waiting for a
+            rate-limit token or a retry leaves long after its row was recorded). Longer means
+            fewer renewals (each one a small commit) and a longer wait in the run after a crash.
         settle: Seconds after a send during which this job's write may still land (its
             reconciliation settle period; set by :meth:`start`), recorded so that a re-run
             with a shorter one still waits this long for this run's writes.
